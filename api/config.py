@@ -1,0 +1,59 @@
+"""One typed settings object for the whole service (environment prefix ``OPENDATA_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings read from ``OPENDATA_*`` environment variables (or a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENDATA_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'opendata.sqlite'}",
+        description="SQLAlchemy URL of the database (SQLite file or postgresql+psycopg://...).",
+    )
+    datasets_dir: Path = Field(
+        default=PROJECT_ROOT / "datasets",
+        description="Folder holding one sub-folder per package, one per immutable release.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public base URL used in absolute links (descriptors, DCAT, CKAN, sitemaps).",
+    )
+    default_page_size: int = Field(default=100, ge=1, description="Rows per JSON page by default.")
+    max_page_size: int = Field(default=1000, ge=1, description="Largest `_size` accepted.")
+    query_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time limit for one query (counts, facets, exports)."
+    )
+    latest_max_age: int = Field(
+        default=300, ge=0, description="Cache-Control max-age in seconds for `latest` URLs."
+    )
+    load_batch_size: int = Field(
+        default=20_000, ge=100, description="Rows per INSERT batch when loading a release."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("max_page_size")
+    @classmethod
+    def _max_page_size(cls, value: int) -> int:
+        if value > 10_000:
+            raise ValueError("max_page_size above 10000 would let one request hold too much")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,104 @@
+"""Domain errors: each carries an HTTP status and renders as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class ParamError:
+    """One problem with one query parameter."""
+
+    param: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the error as the `errors[]` entry of a problem document."""
+        return {"param": self.param, "code": self.code, "message": self.message}
+
+
+class ApiError(Exception):
+    """Base of every error the service reports to a client or an operator."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        """Return the RFC 9457 problem document for this error."""
+        body: dict[str, Any] = {
+            "type": f"https://opendata.invalid/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.message,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.details)
+        return body
+
+
+class NotFound(ApiError):
+    """A package, version, resource or row that does not exist."""
+
+    status = 404
+    code = "not-found"
+    title = "Not found"
+
+
+class BadQuery(ApiError):
+    """A query string with one or more problems; all of them are listed."""
+
+    status = 400
+    code = "bad-query"
+    title = "Bad query"
+
+    def __init__(self, errors: list[ParamError]) -> None:
+        listed = "; ".join(f"{e.param}: {e.message}" for e in errors)
+        super().__init__(
+            f"{len(errors)} problem(s) in the query: {listed}",
+            details={"errors": [e.as_dict() for e in errors]},
+        )
+        self.errors = errors
+
+
+class NotAcceptable(ApiError):
+    """The client asked for a representation we cannot produce."""
+
+    status = 406
+    code = "not-acceptable"
+    title = "Not acceptable"
+
+
+class QueryTimeout(ApiError):
+    """A query ran past the configured time limit."""
+
+    status = 503
+    code = "query-timeout"
+    title = "Query took too long"
+
+
+class PackageInvalid(ApiError):
+    """A release failed validation; `details['report']` holds the frictionless report."""
+
+    status = 422
+    code = "package-invalid"
+    title = "Invalid data package"
+
+
+class ReleaseConflict(ApiError):
+    """A release folder differs from what was already published under the same version."""
+
+    status = 409
+    code = "release-conflict"
+    title = "Release conflict"

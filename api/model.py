@@ -1,0 +1,91 @@
+"""Frozen values that flow between layers: a loaded table and a loaded release."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One Table Schema field of a loaded resource."""
+
+    name: str
+    type: str
+    format: str | None = None
+    title: str | None = None
+    description: str | None = None
+    constraints: Mapping[str, Any] = field(default_factory=dict)
+    descriptor: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def enum(self) -> list[Any] | None:
+        """The allowed values, when the schema constrains them."""
+        values = self.constraints.get("enum")
+        return list(values) if values is not None else None
+
+    @property
+    def required(self) -> bool:
+        """Whether the schema forbids missing values."""
+        return bool(self.constraints.get("required"))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A (package, version, resource) that is loaded and queryable as `table`."""
+
+    package: str
+    version: str
+    resource: str
+    table: sa.Table
+    fields: tuple[FieldSpec, ...]
+    primary_key: tuple[str, ...]
+    row_count: int
+    title: str | None = None
+    description: str | None = None
+
+    def field(self, name: str) -> FieldSpec | None:
+        """Return the field called `name`, or None."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Field names in schema order."""
+        return tuple(spec.name for spec in self.fields)
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """What the registry knows of one resource of a release."""
+
+    name: str
+    row_count: int
+    bytes: int | None
+    hash: str | None
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """What the registry knows of one loaded release."""
+
+    package: str
+    version: str
+    published: date | None
+    loaded_at: datetime
+    descriptor: Mapping[str, Any]
+    resources: tuple[ResourceInfo, ...]
+    changelog: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The package title, or its name."""
+        return str(self.descriptor.get("title") or self.package)
