@@ -1,0 +1,51 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-postgres lint fix load validate catalog bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+validate: $(STAMP)
+	$(BIN)/opendata validate
+
+load: validate
+	$(BIN)/opendata load
+
+run: load
+	$(BIN)/opendata serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-postgres: $(STAMP)
+	OPENDATA_TEST_DATABASE_URL=$${OPENDATA_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -m postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check api tests bench
+	$(BIN)/ruff format --check api
+	$(BIN)/mypy
+	$(BIN)/opendata catalog --check
+
+fix: $(STAMP)
+	$(BIN)/ruff check --fix api tests bench
+	$(BIN)/ruff format api
+
+catalog: $(STAMP)
+	$(BIN)/opendata catalog
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/serve.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

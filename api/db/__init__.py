@@ -1,0 +1,1 @@
+"""Database access: engines, the registry of loaded releases and their data tables."""

@@ -1,0 +1,89 @@
+"""Engines for the loader (read-write, transactional DDL) and the server (read-only)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from api.errors import QueryTimeout
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether the URL points at SQLite."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def writer_engine(url: str) -> sa.Engine:
+    """Engine for loading: on SQLite, DDL and DML share one real transaction."""
+    if not is_sqlite(url):
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def reader_engine(url: str) -> sa.Engine:
+    """Engine for serving: SQLite opened read-only, PostgreSQL with a pool."""
+    if not is_sqlite(url):
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    path = _sqlite_path(url)
+    if path is None:
+        return sa.create_engine(url)
+    ro_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+    return sa.create_engine(ro_url, pool_size=20, max_overflow=20)
+
+
+@contextmanager
+def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Connection]:
+    """Run the block with a statement time limit; raise QueryTimeout when it is hit."""
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.driver_connection
+        timer = threading.Timer(seconds, raw.interrupt)  # type: ignore[union-attr]
+        timer.start()
+        try:
+            yield connection
+        except sa.exc.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
+            raise
+        finally:
+            timer.cancel()
+        return
+    # SET LOCAL ends with the transaction, which the pool rolls back on return.
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+    try:
+        yield connection
+    except sa.exc.OperationalError as exc:
+        if "statement timeout" in str(exc):
+            raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
+        raise

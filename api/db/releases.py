@@ -1,0 +1,194 @@
+"""Read side of the registry: loaded releases, `latest` resolution and table specs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from api.db.registry import FieldDef, Release, Resource
+from api.db.sqltypes import build_table
+from api.errors import NotFound
+from api.model import FieldSpec, ReleaseInfo, ResourceInfo, TableSpec
+
+
+@dataclass(frozen=True)
+class LoadedRelease:
+    """A release as the server sees it: public info plus the ids of its tables."""
+
+    id: int
+    info: ReleaseInfo
+    tables: Mapping[str, int]  # resource name -> registry resource id
+    content_hash: str
+
+
+@dataclass
+class Snapshot:
+    """All loaded releases at one moment, grouped by package, oldest release first."""
+
+    packages: dict[str, list[LoadedRelease]]
+    marker: tuple[int, int]
+    _specs: dict[int, TableSpec] = field(default_factory=dict)
+
+    def releases(self, package: str) -> list[LoadedRelease]:
+        """Every release of a package, oldest first; NotFound when there is none."""
+        found = self.packages.get(package)
+        if not found:
+            raise NotFound(f"no package named {package!r}")
+        return found
+
+    def release(self, package: str, version: str) -> LoadedRelease:
+        """Resolve a SemVer string or `latest` to a loaded release."""
+        releases = self.releases(package)
+        if version == "latest":
+            return releases[-1]
+        for candidate in releases:
+            if candidate.info.version == version:
+                return candidate
+        known = ", ".join(r.info.version for r in releases)
+        raise NotFound(f"package {package!r} has no release {version!r} (releases: {known})")
+
+    def successor(self, package: str, version: str) -> LoadedRelease | None:
+        """The release that follows `version`, if any."""
+        releases = self.releases(package)
+        for index, candidate in enumerate(releases[:-1]):
+            if candidate.info.version == version:
+                return releases[index + 1]
+        return None
+
+
+def _version_key(row: Release) -> tuple[int, int, int, int, str]:
+    return (row.major, row.minor, row.patch, 0 if row.prerelease else 1, row.prerelease)
+
+
+def _marker(connection: sa.Connection) -> tuple[int, int]:
+    row = connection.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(Release.id), 0))  # type: ignore[arg-type]
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def read_snapshot(connection: sa.Connection) -> Snapshot:
+    """Read every loaded release from the registry."""
+    marker = _marker(connection)
+    session = Session(bind=connection)
+    releases = session.exec(select(Release)).all()
+    resources = session.exec(select(Resource)).all()
+    by_release: dict[int, list[Any]] = {}
+    for resource in resources:
+        by_release.setdefault(resource.release_id, []).append(resource)
+    packages: dict[str, list[LoadedRelease]] = {}
+    for row in sorted(releases, key=_version_key):
+        assert row.id is not None
+        own = sorted(by_release.get(row.id, []), key=lambda r: r.position)
+        info = ReleaseInfo(
+            package=row.package,
+            version=row.version,
+            published=row.published,
+            loaded_at=row.loaded_at,
+            descriptor=orjson.loads(row.descriptor),
+            resources=tuple(
+                ResourceInfo(
+                    name=r.name,
+                    row_count=r.row_count,
+                    bytes=r.bytes,
+                    hash=r.hash,
+                    title=r.title,
+                    description=r.description,
+                )
+                for r in own
+            ),
+            changelog=row.changelog,
+        )
+        packages.setdefault(row.package, []).append(
+            LoadedRelease(
+                id=row.id,
+                info=info,
+                tables={r.name: r.id for r in own},
+                content_hash=row.content_hash,
+            )
+        )
+    return Snapshot(packages=dict(sorted(packages.items())), marker=marker)
+
+
+def _table_spec(connection: sa.Connection, release: LoadedRelease, resource: str) -> TableSpec:
+    resource_id = release.tables[resource]
+    session = Session(bind=connection)
+    row = session.exec(select(Resource).where(Resource.id == resource_id)).one()
+    defs = session.exec(
+        select(FieldDef).where(FieldDef.resource_id == resource_id).order_by(FieldDef.position)  # type: ignore[arg-type]
+    ).all()
+    descriptors = [orjson.loads(d.descriptor) for d in defs]
+    primary_key = tuple(orjson.loads(row.primary_key))
+    table = build_table(sa.MetaData(), row.table_name, descriptors, primary_key)
+    fields = tuple(
+        FieldSpec(
+            name=d["name"],
+            type=d.get("type", "any"),
+            format=d.get("format"),
+            title=d.get("title"),
+            description=d.get("description"),
+            constraints=d.get("constraints") or {},
+            descriptor=d,
+        )
+        for d in descriptors
+    )
+    return TableSpec(
+        package=release.info.package,
+        version=release.info.version,
+        resource=resource,
+        table=table,
+        fields=fields,
+        primary_key=primary_key,
+        row_count=row.row_count,
+        title=row.title,
+        description=row.description,
+    )
+
+
+class Catalog:
+    """Process-wide view of the registry, refreshed when a new release is committed."""
+
+    def __init__(self, engine: sa.Engine, *, recheck_seconds: float = 1.0) -> None:
+        self.engine = engine
+        self.recheck_seconds = recheck_seconds
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._checked = 0.0
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, re-read at most once per `recheck_seconds` if it changed."""
+        now = time.monotonic()
+        current = self._snapshot
+        if current is not None and now - self._checked < self.recheck_seconds:
+            return current
+        with self._lock:
+            with self.engine.connect() as connection:
+                if self._snapshot is None or _marker(connection) != self._snapshot.marker:
+                    self._snapshot = read_snapshot(connection)
+            self._checked = now
+            return self._snapshot
+
+    def table_spec(self, package: str, version: str, resource: str) -> TableSpec:
+        """Resolve (package, version or latest, resource) to a queryable table."""
+        snapshot = self.snapshot()
+        release = snapshot.release(package, version)
+        if resource not in release.tables:
+            names = ", ".join(release.tables)
+            raise NotFound(
+                f"release {package} {release.info.version} has no resource {resource!r}"
+                f" (resources: {names})"
+            )
+        resource_id = release.tables[resource]
+        spec = snapshot._specs.get(resource_id)
+        if spec is None:
+            with self.engine.connect() as connection:
+                spec = _table_spec(connection, release, resource)
+            snapshot._specs[resource_id] = spec
+        return spec

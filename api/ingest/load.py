@@ -1,0 +1,403 @@
+"""Load validated releases into SQL, one transaction per release, never half a release."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import frictionless
+import orjson
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import Progress, ProgressColumn, Task, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from api.db.registry import (
+    FieldDef,
+    Package,
+    Release,
+    Resource,
+    ResourceChunk,
+    ValidationRecord,
+    create_registry,
+)
+from api.db.sqltypes import JSON_TYPES, build_table
+from api.errors import PackageInvalid, ReleaseConflict
+from api.ingest.discover import ReleaseRef, parse_semver
+from api.ingest.fastpath import FastPathRefused, fast_path_applies, frictionless_batches, read_batches
+from api.ingest.validate import validate_descriptor, validate_release
+
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass
+class LoadSummary:
+    """What one `load` run did."""
+
+    loaded: list[tuple[str, str, int]] = field(default_factory=list)  # package, version, rows
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every release is loaded or was already loaded."""
+        return not self.refused and not self.conflicts
+
+
+def physical_table_name(package: str, version: str, resource: str) -> str:
+    """A short, stable and unique SQL table name for one (package, version, resource)."""
+    digest = hashlib.sha256(f"{package}\0{version}\0{resource}".encode()).hexdigest()[:10]
+    slug = re.sub(r"[^a-z0-9]+", "_", resource.lower()).strip("_")[:30]
+    return f"d_{slug}_{digest}"
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Return the size and sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _declared_hash(resource: frictionless.Resource) -> str | None:
+    value = resource.hash
+    if not value:
+        return None
+    return str(value).split(":", 1)[-1].lower()
+
+
+def _published(descriptor: dict[str, Any]) -> date | None:
+    created = descriptor.get("created")
+    if not created:
+        return None
+    try:
+        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def _changelog_entry(release_dir: Path, version: str) -> str | None:
+    changelog = release_dir.parent / "CHANGELOG.md"
+    if not changelog.is_file():
+        return None
+    lines = changelog.read_text(encoding="utf-8").splitlines()
+    heading = re.compile(rf"^#+\s*\[?{re.escape(version)}\]?(\s|$)")
+    for index, line in enumerate(lines):
+        if heading.match(line):
+            for following in lines[index + 1 :]:
+                text = following.strip().lstrip("-* ").strip()
+                if following.startswith("#"):
+                    return None
+                if text:
+                    return text
+    return None
+
+
+def _insert_rows(
+    connection: sa.Connection, table: sa.Table, json_columns: set[int], batch: list[tuple[Any, ...]]
+) -> None:
+    raw = connection.connection.driver_connection
+    names = ", ".join(connection.dialect.identifier_preparer.quote(c.name) for c in table.columns)
+    quoted_table = connection.dialect.identifier_preparer.quote(table.name)
+    if connection.dialect.name == "postgresql":
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {quoted_table} ({names}) FROM STDIN") as copy:
+            for row in batch:
+                if json_columns:
+                    row = tuple(
+                        orjson.dumps(v).decode() if i in json_columns and v is not None else v
+                        for i, v in enumerate(row)
+                    )
+                copy.write_row(row)
+        return
+    dialect = connection.dialect
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns]
+    if any(processors):
+        columns = list(zip(*batch, strict=True))
+        columns = [
+            [p(v) for v in col] if p else col  # type: ignore[misc]
+            for p, col in zip(processors, columns, strict=True)
+        ]
+        batch = list(zip(*columns, strict=True))
+    marks = ", ".join("?" for _ in table.columns)
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    cursor.executemany(f"INSERT INTO {quoted_table} ({names}) VALUES ({marks})", batch)
+    cursor.close()
+
+
+def _store_file(connection: sa.Connection, resource_id: int, path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        for seq in range(1 << 40):
+            chunk = handle.read(CHUNK_BYTES)
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+            connection.execute(
+                sa.insert(ResourceChunk.__table__),  # type: ignore[arg-type]
+                {"resource_id": resource_id, "seq": seq, "data": chunk},
+            )
+    return size, digest.hexdigest()
+
+
+def _index_columns(schema: frictionless.Schema) -> list[str]:
+    names: list[str] = []
+    for key in schema.foreign_keys:
+        fields = key["fields"]
+        names.extend([fields] if isinstance(fields, str) else fields)
+    for fld in schema.fields:
+        if fld.type in ("date", "datetime") or fld.constraints.get("enum"):
+            names.append(fld.name)
+    keys = set(schema.primary_key)
+    return [n for n in dict.fromkeys(names) if n not in keys or len(schema.primary_key) > 1]
+
+
+def _dangling_keys(connection: sa.Connection, tables: dict[str, sa.Table], name: str,
+                   schema: frictionless.Schema) -> list[str]:
+    problems = []
+    for key in schema.foreign_keys:
+        fields = key["fields"]
+        fields = [fields] if isinstance(fields, str) else list(fields)
+        reference = key["reference"]
+        parent_name = reference.get("resource") or name
+        ref_fields = reference["fields"]
+        ref_fields = [ref_fields] if isinstance(ref_fields, str) else list(ref_fields)
+        child, parent = tables[name], tables.get(parent_name)
+        if parent is None:
+            problems.append(f"{name}: foreign key to missing resource {parent_name!r}")
+            continue
+        match = sa.and_(*(parent.c[r] == child.c[f] for f, r in zip(fields, ref_fields, strict=True)))
+        query = (
+            sa.select(sa.func.count())
+            .select_from(child)
+            .where(*(child.c[f].is_not(None) for f in fields))
+            .where(~sa.exists().where(match))
+        )
+        if connection.execute(query).scalar_one():
+            problems.append(f"{name}: foreign key {fields} has values missing in {parent_name}")
+    return problems
+
+
+class ReleaseLoader:
+    """Loads release folders into one database."""
+
+    def __init__(self, engine: sa.Engine, *, batch_size: int = 20_000, quiet: bool = False,
+                 console: Console | None = None) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self.console = console or Console(stderr=True)
+        self.quiet = quiet or not self.console.is_terminal
+        with engine.begin() as connection:
+            create_registry(connection)
+
+    def load_all(self, refs: Sequence[ReleaseRef]) -> LoadSummary:
+        """Load every release not loaded yet; refuse invalid or conflicting ones."""
+        summary = LoadSummary()
+        for ref in refs:
+            try:
+                rows = self.load(ref)
+            except PackageInvalid as exc:
+                summary.refused.append((ref.package, ref.version, exc.details.get("report", {})))
+            except ReleaseConflict as exc:
+                summary.conflicts.append((ref.package, ref.version, exc.message))
+            else:
+                if rows is None:
+                    summary.skipped.append((ref.package, ref.version))
+                else:
+                    summary.loaded.append((ref.package, ref.version, rows))
+        return summary
+
+    def load(self, ref: ReleaseRef) -> int | None:
+        """Load one release; return its row count, or None when it was already loaded."""
+        descriptor_path = ref.path / "datapackage.json"
+        descriptor_bytes = descriptor_path.read_bytes()
+        content_hash = hashlib.sha256(descriptor_bytes).hexdigest()
+        with self.engine.connect() as connection:
+            existing = connection.execute(
+                sa.select(Release.content_hash).where(  # type: ignore[call-overload]
+                    Release.package == ref.package, Release.version == ref.version
+                )
+            ).scalar_one_or_none()
+        if existing is not None:
+            if existing != content_hash:
+                raise ReleaseConflict(
+                    f"{ref.package} {ref.version} is already published with other content;"
+                    " released folders never change: cut a new version instead"
+                )
+            self._verify_files(ref)
+            return None
+        outcome = validate_descriptor(ref.path)
+        if not outcome.valid:
+            raise PackageInvalid(f"{ref.package} {ref.version} is invalid",
+                                 details={"report": outcome.report})
+        try:
+            return self._load_rows(ref, descriptor_bytes, content_hash)
+        except (FastPathRefused, sa.exc.IntegrityError) as exc:
+            full = validate_release(ref.path)
+            report = full.report if not full.valid else {"valid": False, "errors": [str(exc)]}
+            raise PackageInvalid(f"{ref.package} {ref.version} is invalid",
+                                 details={"report": report}) from exc
+
+    def _verify_files(self, ref: ReleaseRef) -> None:
+        package = frictionless.Package(str(ref.path / "datapackage.json"))
+        for resource in package.resources:
+            declared = _declared_hash(resource)
+            if resource.path and declared:
+                _size, actual = file_digest(ref.path / resource.path)
+                if actual != declared:
+                    raise ReleaseConflict(
+                        f"{ref.package} {ref.version}: {resource.path} no longer matches the hash"
+                        " it was published with; released folders never change"
+                    )
+
+    def _load_rows(self, ref: ReleaseRef, descriptor_bytes: bytes, content_hash: str) -> int:
+        started = time.perf_counter()
+        descriptor = orjson.loads(descriptor_bytes)
+        package = frictionless.Package(str(ref.path / "datapackage.json"))
+        semver = parse_semver(ref.version)
+        if semver is None:
+            raise FastPathRefused(f"version {ref.version!r} is not SemVer")
+        tasks: list[frictionless.ReportTask] = []
+        total_rows = 0
+        with self.engine.begin() as connection:
+            now = datetime.now(timezone.utc)
+            if connection.execute(
+                sa.select(Package.name).where(Package.name == ref.package)  # type: ignore[call-overload]
+            ).first() is None:
+                connection.execute(sa.insert(Package.__table__),  # type: ignore[arg-type]
+                                   {"name": ref.package, "first_loaded_at": now})
+            release_id = connection.execute(
+                sa.insert(Release.__table__).returning(Release.__table__.c.id),  # type: ignore[attr-defined]
+                {
+                    "package": ref.package, "version": ref.version,
+                    "major": semver.major, "minor": semver.minor, "patch": semver.patch,
+                    "prerelease": semver.prerelease, "published": _published(descriptor),
+                    "loaded_at": now, "content_hash": content_hash,
+                    "descriptor": descriptor_bytes.decode("utf-8"),
+                    "changelog": _changelog_entry(ref.path, ref.version),
+                },
+            ).scalar_one()
+            tables: dict[str, sa.Table] = {}
+            for position, resource in enumerate(package.resources):
+                rows, task = self._load_resource(connection, ref, release_id, position, resource,
+                                                 tables)
+                total_rows += rows
+                tasks.append(task)
+            problems = [p for r in package.resources
+                        for p in _dangling_keys(connection, tables, r.name, r.schema)]
+            if problems:
+                raise FastPathRefused("; ".join(problems))
+            report = frictionless.Report.from_validation(
+                time=round(time.perf_counter() - started, 3), tasks=tasks
+            )
+            connection.execute(sa.insert(ValidationRecord.__table__),  # type: ignore[arg-type]
+                               {"release_id": release_id, "valid": True,
+                                "report": orjson.dumps(report.to_dict()).decode()})
+        return total_rows
+
+    def _load_resource(self, connection: sa.Connection, ref: ReleaseRef, release_id: int,
+                       position: int, resource: frictionless.Resource,
+                       tables: dict[str, sa.Table]) -> tuple[int, frictionless.ReportTask]:
+        started = time.perf_counter()
+        schema = resource.schema
+        fields = [f.to_descriptor() for f in schema.fields]
+        table_name = physical_table_name(ref.package, ref.version, resource.name)
+        table = build_table(sa.MetaData(), table_name, fields, schema.primary_key)
+        for fld in schema.fields:
+            if fld.constraints.get("unique") and [fld.name] != schema.primary_key:
+                sa.Index(f"ux_{table_name}_{fld.name}"[:63], table.c[fld.name], unique=True)
+        table.create(connection)
+        tables[resource.name] = table
+        json_columns = {i for i, f in enumerate(schema.fields) if f.type in JSON_TYPES}
+        path = ref.path / resource.path if resource.path else None
+        if path is not None and fast_path_applies(resource):
+            batches: Iterator[list[tuple[Any, ...]]] = read_batches(
+                path, resource, batch_size=self.batch_size)
+        else:
+            batches = frictionless_batches(resource, batch_size=self.batch_size)
+        rows = 0
+        with self._progress(f"{ref.package} {ref.version} {resource.name}") as (progress, task):
+            integrity_error = connection.dialect.loaded_dbapi.IntegrityError
+            for batch in batches:
+                try:
+                    _insert_rows(connection, table, json_columns, batch)
+                except integrity_error as exc:
+                    raise FastPathRefused(f"{resource.name}: {exc}") from exc
+                rows += len(batch)
+                if progress is not None:
+                    progress.update(task, advance=len(batch))
+        for index, column in enumerate(_index_columns(schema)):
+            sa.Index(f"ix_{table_name}_{index}", table.c[column]).create(connection)
+        resource_id = connection.execute(
+            sa.insert(Resource.__table__).returning(Resource.__table__.c.id),  # type: ignore[attr-defined]
+            {"release_id": release_id, "name": resource.name, "position": position,
+             "table_name": table_name, "row_count": rows, "bytes": resource.bytes,
+             "hash": resource.hash, "title": resource.title, "description": resource.description,
+             "primary_key": orjson.dumps(schema.primary_key).decode()},
+        ).scalar_one()
+        connection.execute(
+            sa.insert(FieldDef.__table__),  # type: ignore[arg-type]
+            [{"resource_id": resource_id, "position": i, "name": f["name"],
+              "type": f.get("type", "any"), "format": f.get("format"),
+              "descriptor": orjson.dumps(f).decode()} for i, f in enumerate(fields)],
+        )
+        size, digest = (0, "")
+        if path is not None:
+            size, digest = _store_file(connection, resource_id, path)
+            declared = _declared_hash(resource)
+            if (declared and declared != digest) or (resource.bytes and resource.bytes != size):
+                raise FastPathRefused(f"{resource.path} does not match its declared bytes or hash")
+        stats: dict[str, Any] = {"errors": 0, "warnings": 0, "fields": len(fields), "rows": rows,
+                                 "seconds": round(time.perf_counter() - started, 3)}
+        if path is not None:
+            stats.update(bytes=size, sha256=digest)
+        task = frictionless.ReportTask(
+            name=resource.name, type="table", valid=True, place=str(resource.path or ""),
+            labels=schema.field_names, stats=stats,  # type: ignore[arg-type]
+        )
+        return rows, task
+
+    def _progress(self, label: str) -> Any:
+        return _ProgressBar(label, disabled=self.quiet, console=self.console)
+
+
+class _RowsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text(f"{speed:>10,.0f} rows/s" if speed else f"{'':>10} rows/s")
+
+
+class _ProgressBar:
+    def __init__(self, label: str, *, disabled: bool, console: Console) -> None:
+        self.label, self.disabled, self.console = label, disabled, console
+        self.progress: Progress | None = None
+
+    def __enter__(self) -> tuple[Progress | None, TaskID]:
+        if self.disabled:
+            return None, TaskID(0)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:>12,.0f} rows"),
+            _RowsPerSecond(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.start()
+        return self.progress, self.progress.add_task(self.label, total=None)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()

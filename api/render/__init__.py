@@ -1,0 +1,1 @@
+"""Serializers for rows: JSON pages, CSV and NDJSON streams."""

@@ -1,0 +1,112 @@
+"""Row serializers: one value encoder per format, streaming where the output is unbounded."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime, time
+from typing import Any
+
+import orjson
+
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "ndjson": "application/x-ndjson",
+}
+FORMAT_BY_MEDIA_TYPE: dict[str, str] = {
+    "application/json": "json",
+    "text/csv": "csv",
+    "application/x-ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+}
+UTF8_BOM = "\ufeff"
+ROWS_PER_CHUNK = 1000
+
+
+def csv_cell(value: Any) -> Any:
+    """Write one value the way Table Schema reads it back."""
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def iter_csv(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    delimiter: str = ",",
+    bom: bool = False,
+) -> Iterator[bytes]:
+    """Yield a CSV document in chunks of encoded rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    if bom:
+        buffer.write(UTF8_BOM)
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+        count += 1
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def iter_ndjson(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    """Yield one JSON object per line, in chunks."""
+    chunk: list[bytes] = []
+    for row in rows:
+        chunk.append(orjson.dumps(dict(zip(header, row, strict=True))))
+        if len(chunk) >= ROWS_PER_CHUNK:
+            yield b"\n".join(chunk) + b"\n"
+            chunk = []
+    if chunk:
+        yield b"\n".join(chunk) + b"\n"
+
+
+def dump_json(body: Any) -> bytes:
+    """Serialize a JSON body (dates as ISO 8601, non-str keys allowed)."""
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+
+
+def negotiate(accept: str | None, available: Sequence[str]) -> str | None:
+    """Pick a format from an Accept header; None when nothing offered is acceptable."""
+    if not accept:
+        return available[0]
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        quality = 1.0
+        for param in pieces[1:]:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        ranked.append((-quality, position, media))
+    for negative_quality, _position, media in sorted(ranked):
+        if negative_quality == 0:
+            continue
+        if media in ("*/*", "application/*") and available:
+            return available[0] if media == "*/*" else next(
+                (f for f in available if MEDIA_TYPES[f].startswith("application/")), None
+            )
+        if media == "text/*" and "csv" in available:
+            return "csv"
+        found = FORMAT_BY_MEDIA_TYPE.get(media)
+        if found in available:
+            return found
+    return None

@@ -1,0 +1,35 @@
+"""One place that wires every router, the docs and the error handlers into the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.routes import datasets, health, problems
+
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+ROUTERS = (health.router, datasets.router)
+
+
+def register_routes(app: FastAPI) -> None:
+    """Attach routers, offline API docs and the problem+json error handlers."""
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API docs",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon.png",
+        )

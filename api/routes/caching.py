@@ -1,0 +1,76 @@
+"""HTTP caching of immutable releases: strong ETags, long max-age, 304s, pinned locations."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from api.config import Settings
+from api.db.releases import LoadedRelease, Snapshot
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def pinned_path(request: Request, requested: str, concrete: str) -> str:
+    """The request path with `latest` replaced by the concrete version."""
+    path = request.url.path
+    if requested != "latest":
+        return path
+    return path.replace(f"/{requested}/", f"/{concrete}/", 1).replace(
+        f"/{requested}.", f"/{concrete}.", 1
+    )
+
+
+def etag_for(release: LoadedRelease, request: Request, requested: str, variant: str = "") -> str:
+    """A strong ETag: the same pinned URL always returns the same bytes."""
+    query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
+    path = pinned_path(request, requested, release.info.version)
+    source = f"{release.content_hash}|{path}|{query}|{variant}"
+    return '"' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
+
+
+def release_headers(
+    request: Request,
+    *,
+    release: LoadedRelease,
+    requested: str,
+    snapshot: Snapshot,
+    settings: Settings,
+    etag: str,
+) -> dict[str, str]:
+    """Caching, provenance and succession headers for a response about one release."""
+    info = release.info
+    base = settings.base_url
+    describedby = f"{base}/v1/datasets/{info.package}/{info.version}/datapackage.json"
+    links = [f'<{describedby}>; rel="describedby"; type="application/json"']
+    headers = {"ETag": etag, "X-Dataset-Version": info.version}
+    if requested == "latest":
+        headers["Cache-Control"] = f"public, max-age={settings.latest_max_age}"
+        location = pinned_path(request, requested, info.version)
+        if request.url.query:
+            location += f"?{request.url.query}"
+        headers["Content-Location"] = location
+    else:
+        headers["Cache-Control"] = IMMUTABLE
+        successor = snapshot.successor(info.package, info.version)
+        if successor is not None:
+            successor_url = f"{base}/v1/datasets/{info.package}/{successor.info.version}"
+            links.append(f'<{successor_url}>; rel="successor-version"')
+    licences = [str(lic.get("name") or lic.get("path")) for lic in info.descriptor.get("licenses", [])]
+    if licences:
+        headers["X-License"] = ", ".join(licences)
+    headers["Link"] = ", ".join(links)
+    return headers
+
+
+def not_modified(request: Request, etag: str, headers: dict[str, str]) -> Response | None:
+    """A 304 when the client already holds this representation."""
+    candidates = request.headers.get("if-none-match")
+    if not candidates:
+        return None
+    tags = {tag.strip().removeprefix("W/") for tag in candidates.split(",")}
+    if etag in tags or "*" in tags:
+        return Response(status_code=304, headers=headers)
+    return None

@@ -1,0 +1,62 @@
+"""Every error leaves the service as RFC 9457 problem+json, rendered in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.errors import ApiError, BadQuery, ParamError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(body: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
+    """Serialize a problem document."""
+    return Response(
+        orjson.dumps(body), status_code=int(body["status"]), media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _http_problem(status: int, detail: str, instance: str) -> dict[str, Any]:
+    titles = {404: "Not found", 405: "Method not allowed", 406: "Not acceptable"}
+    return {
+        "type": "about:blank",
+        "title": titles.get(status, "HTTP error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into problem documents."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return problem_response(exc.problem(str(request.url.path)))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            ParamError(
+                param=".".join(str(p) for p in err.get("loc", ())[1:]) or "request",
+                code="invalid-value",
+                message=str(err.get("msg", "invalid")),
+            )
+            for err in exc.errors()
+        ]
+        return problem_response(BadQuery(errors).problem(str(request.url.path)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(
+            _http_problem(exc.status_code, detail, str(request.url.path)), headers=headers
+        )
