@@ -1,0 +1,50 @@
+"""Stored artefacts of a release: the published files, byte for byte, and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from api.db.registry import ResourceChunk, ValidationRecord
+from api.errors import NotFound
+
+CHUNKS = ResourceChunk.__table__  # type: ignore[attr-defined]
+REPORTS = ValidationRecord.__table__  # type: ignore[attr-defined]
+
+
+def iter_resource_file(engine: sa.Engine, resource_id: int) -> Iterator[bytes]:
+    """Yield the published file of a resource chunk by chunk, holding one chunk at a time."""
+    with engine.connect() as connection:
+        count = connection.execute(
+            sa.select(sa.func.count()).where(CHUNKS.c.resource_id == resource_id)
+        ).scalar_one()
+        for seq in range(count):
+            yield connection.execute(
+                sa.select(CHUNKS.c.data).where(
+                    CHUNKS.c.resource_id == resource_id, CHUNKS.c.seq == seq
+                )
+            ).scalar_one()
+
+
+def has_resource_file(engine: sa.Engine, resource_id: int) -> bool:
+    """Whether the published file of a resource is stored."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(CHUNKS.c.seq).where(CHUNKS.c.resource_id == resource_id).limit(1)
+        ).first()
+    return found is not None
+
+
+def read_validation_report(engine: sa.Engine, release_id: int) -> dict[str, Any]:
+    """The frictionless report stored when the release was loaded."""
+    with engine.connect() as connection:
+        text = connection.execute(
+            sa.select(REPORTS.c.report).where(REPORTS.c.release_id == release_id)
+        ).scalar_one_or_none()
+    if text is None:
+        raise NotFound("no validation report is stored for this release")
+    report: dict[str, Any] = orjson.loads(text)
+    return report

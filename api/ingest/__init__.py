@@ -1,0 +1,1 @@
+"""Write side: find releases, validate them with frictionless, build the root catalog."""

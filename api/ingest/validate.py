@@ -1,0 +1,328 @@
+"""Validate a release with frictionless, then with the project's own rules, in one report.
+
+The report keeps frictionless's own shape (`valid`, `stats`, `warnings`, `errors`,
+`tasks[].errors[]`); a broken project rule adds one entry to the top-level `errors` list, built
+from a frictionless `Error` subclass so that it has the same keys as every other error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import attrs
+from frictionless import Error, FrictionlessException, Package, Report, errors
+
+from .discover import DESCRIPTOR_NAME, is_semver
+
+FIELD_NAME = re.compile(r"^[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*$")
+"""Letters and digits, single underscores between them: `col__op` and `_control` stay free."""
+
+RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+"""Lower case, no dots: the URL adds `.csv`, `.json`... to a resource name."""
+
+PACKAGE_NAME = RESOURCE_NAME
+
+DEFAULT_ENCODING = "utf-8"
+TABULAR_FORMATS = frozenset({"csv", "tsv", "xls", "xlsx", "ods"})
+
+FlatError = tuple[str | None, int | None, str | None, str]
+Descriptor = Mapping[str, Any]
+
+
+# Project rules, as frictionless errors -------------------------------------------------------
+
+
+@attrs.define(kw_only=True, repr=False)
+class VersionError(errors.PackageError):
+    """The descriptor's `version` is missing or is not SemVer."""
+
+    type = "version-error"
+    title = "Version Error"
+    description = "A release declares a SemVer `version`."
+    template = "The release version is not valid: {note}"
+
+
+@attrs.define(kw_only=True, repr=False)
+class ReleasePathError(errors.PackageError):
+    """The release does not sit at `<package name>/<version>/`."""
+
+    type = "release-path-error"
+    title = "Release Path Error"
+    description = "A release lives in `<datasets>/<package name>/<version>/`."
+    template = "The release folder does not match the descriptor: {note}"
+
+
+@attrs.define(kw_only=True, repr=False)
+class PackageNameError(errors.PackageError):
+    """The package name cannot be used as a URL segment."""
+
+    type = "package-name-error"
+    title = "Package Name Error"
+    description = "A package name is lower case letters, digits, `-` and `_`."
+    template = "The package name is not valid: {note}"
+
+
+@attrs.define(kw_only=True, repr=False)
+class ResourceNameError(errors.PackageError):
+    """A resource name cannot be used as a URL segment."""
+
+    type = "resource-name-error"
+    title = "Resource Name Error"
+    description = "A resource name is lower case letters, digits, `-` and `_` (no dots)."
+    template = "A resource name is not valid: {note}"
+
+
+@attrs.define(kw_only=True, repr=False)
+class FieldNameError(errors.PackageError):
+    """A field name would collide with the query grammar (`col__op`, `_control`)."""
+
+    type = "field-name-error"
+    title = "Field Name Error"
+    description = "A field name is letters and digits joined by single underscores."
+    template = "A field name is not valid: {note}"
+
+
+@attrs.define(kw_only=True, repr=False)
+class PrimaryKeyMissingError(errors.PackageError):
+    """A table resource declares no primary key."""
+
+    type = "primary-key-missing"
+    title = "Primary Key Missing"
+    description = "Every table resource declares a `primaryKey` in its schema."
+    template = "A table has no primary key: {note}"
+
+
+@attrs.define(kw_only=True, repr=False)
+class IntegrityError(errors.PackageError):
+    """A resource lacks the `bytes` and `sha256:` `hash` that make a release immutable."""
+
+    type = "integrity-error"
+    title = "Integrity Error"
+    description = "Every file resource of a release declares `bytes` and a `sha256:` `hash`."
+    template = "A resource cannot be checked for edits: {note}"
+
+
+# Reading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    """The verdict on one release and the frictionless report behind it."""
+
+    valid: bool
+    report: dict[str, Any]
+
+
+def descriptor_path_of(path: Path) -> Path:
+    """The `datapackage.json` of a release folder (or the path itself when it names one)."""
+    return path if path.name == DESCRIPTOR_NAME or path.is_file() else path / DESCRIPTOR_NAME
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_local_relative(value: str) -> bool:
+    pure = PurePosixPath(value)
+    return not pure.is_absolute() and ".." not in pure.parts and "://" not in value
+
+
+def _schema_of(resource: Descriptor, release: Path) -> Descriptor | None:
+    schema = resource.get("schema")
+    if isinstance(schema, str) and _is_local_relative(schema):
+        schema = _read_json(release / schema)
+    return schema if isinstance(schema, Mapping) else None
+
+
+def _resources(descriptor: Descriptor) -> list[Descriptor]:
+    resources = descriptor.get("resources")
+    if not isinstance(resources, list):
+        return []
+    return [item for item in resources if isinstance(item, Mapping)]
+
+
+def _is_table(resource: Descriptor) -> bool:
+    path = resource.get("path")
+    suffix = PurePosixPath(path).suffix.lstrip(".").lower() if isinstance(path, str) else ""
+    return (
+        "schema" in resource
+        or resource.get("type") == "table"
+        or resource.get("profile") == "tabular-data-resource"
+        or str(resource.get("format", suffix)).lower() in TABULAR_FORMATS
+    )
+
+
+# Rules ---------------------------------------------------------------------------------------
+
+
+def _check_version(descriptor: Descriptor, release: Path) -> Iterable[Error]:
+    version = descriptor.get("version")
+    if version is None:
+        yield VersionError(note='the descriptor has no "version"')
+    elif not isinstance(version, str) or not is_semver(version):
+        yield VersionError(note=f'"{version}" is not a SemVer version such as "1.2.0"')
+    elif version != release.name:
+        note = f'version "{version}" is in a folder named "{release.name}"'
+        yield ReleasePathError(note=note)
+
+
+def _check_package_name(descriptor: Descriptor, release: Path) -> Iterable[Error]:
+    name = descriptor.get("name")
+    folder = release.parent.name
+    if not isinstance(name, str):
+        yield ReleasePathError(note=f'the descriptor has no "name"; expected "{folder}"')
+        return
+    if not PACKAGE_NAME.match(name):
+        yield PackageNameError(note=f'"{name}" does not match {PACKAGE_NAME.pattern}')
+    if name != folder:
+        yield ReleasePathError(note=f'package "{name}" is in a folder named "{folder}"')
+
+
+def _check_resources(descriptor: Descriptor, release: Path) -> Iterable[Error]:
+    for index, resource in enumerate(_resources(descriptor)):
+        name = resource.get("name")
+        label = f'resource "{name}"' if isinstance(name, str) else f"resource {index}"
+        if isinstance(name, str) and not RESOURCE_NAME.match(name):
+            yield ResourceNameError(note=f'"{name}" does not match {RESOURCE_NAME.pattern}')
+        if "path" in resource:
+            yield from _check_integrity(resource, label)
+        if not _is_table(resource):
+            continue
+        schema = _schema_of(resource, release)
+        if schema is None or not schema.get("primaryKey"):
+            yield PrimaryKeyMissingError(note=f'{label} declares no "primaryKey"')
+        fields = schema.get("fields") if schema is not None else None
+        for field in fields if isinstance(fields, list) else []:
+            field_name = field.get("name") if isinstance(field, Mapping) else None
+            if isinstance(field_name, str) and not FIELD_NAME.match(field_name):
+                note = f'field "{field_name}" of {label} does not match {FIELD_NAME.pattern}'
+                yield FieldNameError(note=note)
+
+
+def _check_integrity(resource: Descriptor, label: str) -> Iterable[Error]:
+    size, digest = resource.get("bytes"), resource.get("hash")
+    if not isinstance(size, int) or isinstance(size, bool):
+        yield IntegrityError(note=f'{label} declares no "bytes"')
+    if not isinstance(digest, str):
+        yield IntegrityError(note=f'{label} declares no "hash"')
+    elif not digest.startswith("sha256:"):
+        yield IntegrityError(note=f'{label} has a "hash" without the "sha256:" prefix')
+
+
+Rule = Callable[[Descriptor, Path], Iterable[Error]]
+
+RULES: tuple[Rule, ...] = (_check_version, _check_package_name, _check_resources)
+"""The project rules, in report order."""
+
+
+def project_errors(descriptor: Descriptor, release: Path) -> list[Error]:
+    """Every project rule a release descriptor breaks (frictionless judges the rest)."""
+    return [error for rule in RULES for error in rule(descriptor, release)]
+
+
+# Validation ----------------------------------------------------------------------------------
+
+
+def _with_extra_errors(report: Report, extra: list[Error]) -> ValidationOutcome:
+    body: dict[str, Any] = report.to_dict()
+    if extra:
+        body["errors"] = [*body.get("errors", []), *(error.to_dict() for error in extra)]
+        body["stats"] = {**body["stats"], "errors": body["stats"]["errors"] + len(extra)}
+        body["valid"] = False
+    return ValidationOutcome(valid=bool(body["valid"]), report=body)
+
+
+def _rules_for(descriptor_path: Path) -> list[Error]:
+    descriptor = _read_json(descriptor_path)
+    if not isinstance(descriptor, Mapping):
+        return []
+    return project_errors(descriptor, descriptor_path.parent)
+
+
+def _failure(exception: FrictionlessException) -> Report:
+    report: Report = Report.from_validation(errors=exception.reasons or [exception.error])
+    return report
+
+
+def _open_package(descriptor_path: Path) -> Package | Report:
+    try:
+        package: Package = Package(str(descriptor_path))
+    except FrictionlessException as exception:
+        return _failure(exception)
+    for resource in package.resources:
+        # The Data Package default is UTF-8; without this frictionless would guess a codepage.
+        if not resource.get_defined("encoding"):
+            resource.encoding = DEFAULT_ENCODING
+    return package
+
+
+def validate_release(path: Path) -> ValidationOutcome:
+    """Validate a release folder (or its `datapackage.json`): descriptor, data, hashes, rules."""
+    descriptor_path = descriptor_path_of(path)
+    opened = _open_package(descriptor_path)
+    try:
+        report = opened if isinstance(opened, Report) else opened.validate()
+    except FrictionlessException as exception:
+        report = _failure(exception)
+    return _with_extra_errors(report, _rules_for(descriptor_path))
+
+
+def _file_errors(descriptor_path: Path) -> list[Error]:
+    found: list[Error] = []
+    descriptor = _read_json(descriptor_path)
+    if not isinstance(descriptor, Mapping):
+        return found
+    for resource in _resources(descriptor):
+        path, size = resource.get("path"), resource.get("bytes")
+        if not isinstance(path, str) or not _is_local_relative(path):
+            continue
+        file = descriptor_path.parent / path
+        if not file.is_file():
+            found.append(errors.SchemeError(note=f'file "{path}" does not exist'))
+        elif isinstance(size, int) and file.stat().st_size != size:
+            note = f'"{path}": expected is "{size}" and actual is "{file.stat().st_size}"'
+            found.append(errors.ByteCountError(note=note))
+    return found
+
+
+def validate_descriptor(path: Path) -> ValidationOutcome:
+    """Check the descriptor, its schemas, the project rules and file sizes; read no rows."""
+    descriptor_path = descriptor_path_of(path)
+    report = Package.validate_descriptor(str(descriptor_path))
+    extra = _rules_for(descriptor_path)
+    if report.valid:
+        extra = _file_errors(descriptor_path) + extra
+    return _with_extra_errors(report, extra)
+
+
+def error_entries(outcome: ValidationOutcome) -> list[tuple[str | None, Mapping[str, Any]]]:
+    """Every error of the report with the name of its resource (None for top-level errors)."""
+    report = outcome.report
+    entries: list[tuple[str | None, Mapping[str, Any]]] = [
+        (None, error) for error in report.get("errors", [])
+    ]
+    for task in report.get("tasks", []):
+        entries.extend((task.get("name"), error) for error in task.get("errors", []))
+    return entries
+
+
+def flatten(outcome: ValidationOutcome) -> list[FlatError]:
+    """(resource name, row number, field name, error type) for every error, in report order.
+
+    A foreign-key error names several fields; they are joined with commas.
+    """
+    flat: list[FlatError] = []
+    for resource, error in error_entries(outcome):
+        field = error.get("fieldName")
+        if field is None and error.get("fieldNames"):
+            field = ",".join(error["fieldNames"])
+        flat.append((resource, error.get("rowNumber"), field, str(error["type"])))
+    return flat
