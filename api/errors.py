@@ -37,7 +37,7 @@ class ApiError(Exception):
     def problem(self, instance: str | None = None) -> dict[str, Any]:
         """Return the RFC 9457 problem document for this error."""
         body: dict[str, Any] = {
-            "type": f"https://opendata.invalid/problems/{self.code}",
+            "type": f"/problems/{self.code}",
             "title": self.title,
             "status": self.status,
             "detail": self.message,

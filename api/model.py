@@ -47,6 +47,7 @@ class TableSpec:
     row_count: int
     title: str | None = None
     description: str | None = None
+    indexed: frozenset[str] = frozenset()
 
     def field(self, name: str) -> FieldSpec | None:
         """Return the field called `name`, or None."""

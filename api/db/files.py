@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from api.db.registry import ResourceChunk, ValidationRecord
+from api.db.registry import ResourceChunk, ValidationRecord, table_of
 from api.errors import NotFound
 
-CHUNKS = ResourceChunk.__table__  # type: ignore[attr-defined]
-REPORTS = ValidationRecord.__table__  # type: ignore[attr-defined]
+CHUNKS = table_of(ResourceChunk)
+REPORTS = table_of(ValidationRecord)
 
 
 def iter_resource_file(engine: sa.Engine, resource_id: int) -> Iterator[bytes]:

@@ -90,9 +90,13 @@ class ResourceChunk(SQLModel, table=True):
     data: bytes = Field(sa_type=sa.LargeBinary)
 
 
-REGISTRY_TABLES = [
-    t for t in SQLModel.metadata.sorted_tables if t.name.startswith("od_")
-]
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a registry model."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+REGISTRY_TABLES = [t for t in SQLModel.metadata.sorted_tables if t.name.startswith("od_")]
 
 
 def create_registry(connection: sa.Connection) -> None:

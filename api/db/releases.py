@@ -12,7 +12,7 @@ import orjson
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from api.db.registry import FieldDef, Release, Resource
+from api.db.registry import FieldDef, Release, Resource, table_of
 from api.db.sqltypes import build_table
 from api.errors import NotFound
 from api.model import FieldSpec, ReleaseInfo, ResourceInfo, TableSpec
@@ -63,13 +63,16 @@ class Snapshot:
         return None
 
 
+RELEASES = table_of(Release)
+
+
 def _version_key(row: Release) -> tuple[int, int, int, int, str]:
     return (row.major, row.minor, row.patch, 0 if row.prerelease else 1, row.prerelease)
 
 
 def _marker(connection: sa.Connection) -> tuple[int, int]:
     row = connection.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(Release.id), 0))  # type: ignore[arg-type]
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(RELEASES.c.id), 0))
     ).one()
     return int(row[0]), int(row[1])
 
@@ -139,7 +142,14 @@ def _table_spec(connection: sa.Connection, release: LoadedRelease, resource: str
         )
         for d in descriptors
     )
+    inspector = sa.inspect(connection)
+    leading: set[str] = {
+        index["column_names"][0]
+        for index in inspector.get_indexes(row.table_name)
+        if index["column_names"] and index["column_names"][0]
+    }
     return TableSpec(
+        indexed=frozenset(leading | set(primary_key[:1])),
         package=release.info.package,
         version=release.info.version,
         resource=resource,

@@ -17,8 +17,16 @@ ColumnCaster = Callable[[Sequence[str]], list[Any]]
 
 # Dialect keys the fast pass understands; anything else goes through frictionless rows.
 FAST_DIALECT_KEYS = frozenset(
-    {"delimiter", "quoteChar", "doubleQuote", "escapeChar", "skipInitialSpace", "header",
-     "lineTerminator", "csv"}
+    {
+        "delimiter",
+        "quoteChar",
+        "doubleQuote",
+        "escapeChar",
+        "skipInitialSpace",
+        "header",
+        "lineTerminator",
+        "csv",
+    }
 )
 FAST_FORMATS = frozenset({"csv", "tsv"})
 FAST_ENCODINGS = frozenset({"utf-8", "utf8", "utf-8-sig"})
@@ -142,13 +150,11 @@ def frictionless_batches(
     converters = [storage_converter(f.type) for f in resource.schema.fields]
     with resource:
         batch: list[tuple[Any, ...]] = []
-        for row in resource.row_stream:
+        for row in resource.row_stream:  # type: ignore[attr-defined]
             if not row.valid:
                 raise FastPathRefused(f"row {row.row_number} is invalid")
             values = [row[name] for name in names]
-            batch.append(
-                tuple(c(v) if c else v for c, v in zip(converters, values, strict=True))
-            )
+            batch.append(tuple(c(v) if c else v for c, v in zip(converters, values, strict=True)))
             if len(batch) >= batch_size:
                 yield batch
                 batch = []

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,17 @@ from api.db.registry import (
     ResourceChunk,
     ValidationRecord,
     create_registry,
+    table_of,
 )
 from api.db.sqltypes import JSON_TYPES, build_table
 from api.errors import PackageInvalid, ReleaseConflict
 from api.ingest.discover import ReleaseRef, parse_semver
-from api.ingest.fastpath import FastPathRefused, fast_path_applies, frictionless_batches, read_batches
+from api.ingest.fastpath import (
+    FastPathRefused,
+    fast_path_applies,
+    frictionless_batches,
+    read_batches,
+)
 from api.ingest.validate import validate_descriptor, validate_release
 
 CHUNK_BYTES = 1 << 20
@@ -146,7 +152,7 @@ def _store_file(connection: sa.Connection, resource_id: int, path: Path) -> tupl
             digest.update(chunk)
             size += len(chunk)
             connection.execute(
-                sa.insert(ResourceChunk.__table__),  # type: ignore[arg-type]
+                sa.insert(table_of(ResourceChunk)),
                 {"resource_id": resource_id, "seq": seq, "data": chunk},
             )
     return size, digest.hexdigest()
@@ -164,8 +170,9 @@ def _index_columns(schema: frictionless.Schema) -> list[str]:
     return [n for n in dict.fromkeys(names) if n not in keys or len(schema.primary_key) > 1]
 
 
-def _dangling_keys(connection: sa.Connection, tables: dict[str, sa.Table], name: str,
-                   schema: frictionless.Schema) -> list[str]:
+def _dangling_keys(
+    connection: sa.Connection, tables: dict[str, sa.Table], name: str, schema: frictionless.Schema
+) -> list[str]:
     problems = []
     for key in schema.foreign_keys:
         fields = key["fields"]
@@ -178,7 +185,9 @@ def _dangling_keys(connection: sa.Connection, tables: dict[str, sa.Table], name:
         if parent is None:
             problems.append(f"{name}: foreign key to missing resource {parent_name!r}")
             continue
-        match = sa.and_(*(parent.c[r] == child.c[f] for f, r in zip(fields, ref_fields, strict=True)))
+        match = sa.and_(
+            *(parent.c[r] == child.c[f] for f, r in zip(fields, ref_fields, strict=True))
+        )
         query = (
             sa.select(sa.func.count())
             .select_from(child)
@@ -193,8 +202,14 @@ def _dangling_keys(connection: sa.Connection, tables: dict[str, sa.Table], name:
 class ReleaseLoader:
     """Loads release folders into one database."""
 
-    def __init__(self, engine: sa.Engine, *, batch_size: int = 20_000, quiet: bool = False,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        batch_size: int = 20_000,
+        quiet: bool = False,
+        console: Console | None = None,
+    ) -> None:
         self.engine = engine
         self.batch_size = batch_size
         self.console = console or Console(stderr=True)
@@ -240,15 +255,17 @@ class ReleaseLoader:
             return None
         outcome = validate_descriptor(ref.path)
         if not outcome.valid:
-            raise PackageInvalid(f"{ref.package} {ref.version} is invalid",
-                                 details={"report": outcome.report})
+            raise PackageInvalid(
+                f"{ref.package} {ref.version} is invalid", details={"report": outcome.report}
+            )
         try:
             return self._load_rows(ref, descriptor_bytes, content_hash)
         except (FastPathRefused, sa.exc.IntegrityError) as exc:
             full = validate_release(ref.path)
             report = full.report if not full.valid else {"valid": False, "errors": [str(exc)]}
-            raise PackageInvalid(f"{ref.package} {ref.version} is invalid",
-                                 details={"report": report}) from exc
+            raise PackageInvalid(
+                f"{ref.package} {ref.version} is invalid", details={"report": report}
+            ) from exc
 
     def _verify_files(self, ref: ReleaseRef) -> None:
         package = frictionless.Package(str(ref.path / "datapackage.json"))
@@ -272,44 +289,69 @@ class ReleaseLoader:
         tasks: list[frictionless.ReportTask] = []
         total_rows = 0
         with self.engine.begin() as connection:
-            now = datetime.now(timezone.utc)
-            if connection.execute(
-                sa.select(Package.name).where(Package.name == ref.package)  # type: ignore[call-overload]
-            ).first() is None:
-                connection.execute(sa.insert(Package.__table__),  # type: ignore[arg-type]
-                                   {"name": ref.package, "first_loaded_at": now})
+            now = datetime.now(UTC)
+            if (
+                connection.execute(
+                    sa.select(Package.name).where(Package.name == ref.package)  # type: ignore[call-overload]
+                ).first()
+                is None
+            ):
+                connection.execute(
+                    sa.insert(table_of(Package)),
+                    {"name": ref.package, "first_loaded_at": now},
+                )
             release_id = connection.execute(
-                sa.insert(Release.__table__).returning(Release.__table__.c.id),  # type: ignore[attr-defined]
+                sa.insert(table_of(Release)).returning(table_of(Release).c.id),
                 {
-                    "package": ref.package, "version": ref.version,
-                    "major": semver.major, "minor": semver.minor, "patch": semver.patch,
-                    "prerelease": semver.prerelease, "published": _published(descriptor),
-                    "loaded_at": now, "content_hash": content_hash,
+                    "package": ref.package,
+                    "version": ref.version,
+                    "major": semver.major,
+                    "minor": semver.minor,
+                    "patch": semver.patch,
+                    "prerelease": semver.prerelease,
+                    "published": _published(descriptor),
+                    "loaded_at": now,
+                    "content_hash": content_hash,
                     "descriptor": descriptor_bytes.decode("utf-8"),
                     "changelog": _changelog_entry(ref.path, ref.version),
                 },
             ).scalar_one()
             tables: dict[str, sa.Table] = {}
             for position, resource in enumerate(package.resources):
-                rows, task = self._load_resource(connection, ref, release_id, position, resource,
-                                                 tables)
+                rows, task = self._load_resource(
+                    connection, ref, release_id, position, resource, tables
+                )
                 total_rows += rows
                 tasks.append(task)
-            problems = [p for r in package.resources
-                        for p in _dangling_keys(connection, tables, r.name, r.schema)]
+            problems = [
+                p
+                for r in package.resources
+                for p in _dangling_keys(connection, tables, r.name, r.schema)
+            ]
             if problems:
                 raise FastPathRefused("; ".join(problems))
             report = frictionless.Report.from_validation(
                 time=round(time.perf_counter() - started, 3), tasks=tasks
             )
-            connection.execute(sa.insert(ValidationRecord.__table__),  # type: ignore[arg-type]
-                               {"release_id": release_id, "valid": True,
-                                "report": orjson.dumps(report.to_dict()).decode()})
+            connection.execute(
+                sa.insert(table_of(ValidationRecord)),
+                {
+                    "release_id": release_id,
+                    "valid": True,
+                    "report": orjson.dumps(report.to_dict()).decode(),
+                },
+            )
         return total_rows
 
-    def _load_resource(self, connection: sa.Connection, ref: ReleaseRef, release_id: int,
-                       position: int, resource: frictionless.Resource,
-                       tables: dict[str, sa.Table]) -> tuple[int, frictionless.ReportTask]:
+    def _load_resource(
+        self,
+        connection: sa.Connection,
+        ref: ReleaseRef,
+        release_id: int,
+        position: int,
+        resource: frictionless.Resource,
+        tables: dict[str, sa.Table],
+    ) -> tuple[int, frictionless.ReportTask]:
         started = time.perf_counter()
         schema = resource.schema
         fields = [f.to_descriptor() for f in schema.fields]
@@ -324,7 +366,8 @@ class ReleaseLoader:
         path = ref.path / resource.path if resource.path else None
         if path is not None and fast_path_applies(resource):
             batches: Iterator[list[tuple[Any, ...]]] = read_batches(
-                path, resource, batch_size=self.batch_size)
+                path, resource, batch_size=self.batch_size
+            )
         else:
             batches = frictionless_batches(resource, batch_size=self.batch_size)
         rows = 0
@@ -341,17 +384,33 @@ class ReleaseLoader:
         for index, column in enumerate(_index_columns(schema)):
             sa.Index(f"ix_{table_name}_{index}", table.c[column]).create(connection)
         resource_id = connection.execute(
-            sa.insert(Resource.__table__).returning(Resource.__table__.c.id),  # type: ignore[attr-defined]
-            {"release_id": release_id, "name": resource.name, "position": position,
-             "table_name": table_name, "row_count": rows, "bytes": resource.bytes,
-             "hash": resource.hash, "title": resource.title, "description": resource.description,
-             "primary_key": orjson.dumps(schema.primary_key).decode()},
+            sa.insert(table_of(Resource)).returning(table_of(Resource).c.id),
+            {
+                "release_id": release_id,
+                "name": resource.name,
+                "position": position,
+                "table_name": table_name,
+                "row_count": rows,
+                "bytes": resource.bytes,
+                "hash": resource.hash,
+                "title": resource.title,
+                "description": resource.description,
+                "primary_key": orjson.dumps(schema.primary_key).decode(),
+            },
         ).scalar_one()
         connection.execute(
-            sa.insert(FieldDef.__table__),  # type: ignore[arg-type]
-            [{"resource_id": resource_id, "position": i, "name": f["name"],
-              "type": f.get("type", "any"), "format": f.get("format"),
-              "descriptor": orjson.dumps(f).decode()} for i, f in enumerate(fields)],
+            sa.insert(table_of(FieldDef)),
+            [
+                {
+                    "resource_id": resource_id,
+                    "position": i,
+                    "name": f["name"],
+                    "type": f.get("type", "any"),
+                    "format": f.get("format"),
+                    "descriptor": orjson.dumps(f).decode(),
+                }
+                for i, f in enumerate(fields)
+            ],
         )
         size, digest = (0, "")
         if path is not None:
@@ -359,13 +418,22 @@ class ReleaseLoader:
             declared = _declared_hash(resource)
             if (declared and declared != digest) or (resource.bytes and resource.bytes != size):
                 raise FastPathRefused(f"{resource.path} does not match its declared bytes or hash")
-        stats: dict[str, Any] = {"errors": 0, "warnings": 0, "fields": len(fields), "rows": rows,
-                                 "seconds": round(time.perf_counter() - started, 3)}
+        stats: dict[str, Any] = {
+            "errors": 0,
+            "warnings": 0,
+            "fields": len(fields),
+            "rows": rows,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
         if path is not None:
             stats.update(bytes=size, sha256=digest)
         task = frictionless.ReportTask(
-            name=resource.name, type="table", valid=True, place=str(resource.path or ""),
-            labels=schema.field_names, stats=stats,  # type: ignore[arg-type]
+            name=resource.name,
+            type="table",
+            valid=True,
+            place=str(resource.path or ""),
+            labels=schema.field_names,
+            stats=stats,  # type: ignore[arg-type]
         )
         return rows, task
 

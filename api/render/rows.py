@@ -101,8 +101,10 @@ def negotiate(accept: str | None, available: Sequence[str]) -> str | None:
         if negative_quality == 0:
             continue
         if media in ("*/*", "application/*") and available:
-            return available[0] if media == "*/*" else next(
-                (f for f in available if MEDIA_TYPES[f].startswith("application/")), None
+            return (
+                available[0]
+                if media == "*/*"
+                else next((f for f in available if MEDIA_TYPES[f].startswith("application/")), None)
             )
         if media == "text/*" and "csv" in available:
             return "csv"

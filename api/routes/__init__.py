@@ -10,11 +10,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import datasets, health, problems
+from api.routes import datasets, health, problems, releases, rows
+from api.routes.openapi import install_openapi
 
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
-ROUTERS = (health.router, datasets.router)
+# Specific release routes first: `datapackage.json`, `validation.json` are not resources.
+ROUTERS = (health.router, datasets.router, releases.router, rows.router)
 
 
 def register_routes(app: FastAPI) -> None:
@@ -22,6 +24,13 @@ def register_routes(app: FastAPI) -> None:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    settings = app.state.settings
+    install_openapi(
+        app,
+        app.state.catalog,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
+    )
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
 
     @app.get("/docs", include_in_schema=False)

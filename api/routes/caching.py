@@ -58,7 +58,9 @@ def release_headers(
         if successor is not None:
             successor_url = f"{base}/v1/datasets/{info.package}/{successor.info.version}"
             links.append(f'<{successor_url}>; rel="successor-version"')
-    licences = [str(lic.get("name") or lic.get("path")) for lic in info.descriptor.get("licenses", [])]
+    licences = [
+        str(lic.get("name") or lic.get("path")) for lic in info.descriptor.get("licenses", [])
+    ]
     if licences:
         headers["X-License"] = ", ".join(licences)
     headers["Link"] = ", ".join(links)

@@ -57,8 +57,9 @@ async def list_datasets(snapshot: SnapshotDep, settings: SettingsDep) -> Respons
                 "latest_url": release_url(settings.base_url, name, latest.version),
             }
         )
-    return Response(dump_json({"datasets": items, "count": len(items)}),
-                    media_type="application/json")
+    return Response(
+        dump_json({"datasets": items, "count": len(items)}), media_type="application/json"
+    )
 
 
 @router.get("/{package}", summary="Show a package and its releases")
@@ -97,13 +98,17 @@ async def show_dataset(package: str, snapshot: SnapshotDep, settings: SettingsDe
 
 @router.get("/{package}/{version}/datapackage.json", summary="Release descriptor")
 async def release_datapackage(
-    request: Request, version: str, release: ReleaseDep, snapshot: SnapshotDep,
+    request: Request,
+    version: str,
+    release: ReleaseDep,
+    snapshot: SnapshotDep,
     settings: SettingsDep,
 ) -> Response:
     """The release's Data Package descriptor, with absolute URLs."""
     etag = etag_for(release, request, version)
-    headers = release_headers(request, release=release, requested=version, snapshot=snapshot,
-                              settings=settings, etag=etag)
+    headers = release_headers(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    )
     cached = not_modified(request, etag, headers)
     if cached is not None:
         return cached

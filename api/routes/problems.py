@@ -18,7 +18,9 @@ PROBLEM_JSON = "application/problem+json"
 def problem_response(body: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
     """Serialize a problem document."""
     return Response(
-        orjson.dumps(body), status_code=int(body["status"]), media_type=PROBLEM_JSON,
+        orjson.dumps(body),
+        status_code=int(body["status"]),
+        media_type=PROBLEM_JSON,
         headers=headers,
     )
 

@@ -1,0 +1,162 @@
+"""Run row queries: short indexed pages inline, counts, facets and exports off the event loop."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.concurrency import run_in_threadpool
+
+from api.db.engine import time_limited
+from api.model import TableSpec
+from api.query.build import build_count, build_facet, build_row, build_select
+from api.query.grammar import RowQuery
+
+INLINE_MAX_ROWS = 50_000
+STREAM_BATCH = 2_000
+COUNT_CACHE_SIZE = 4_096
+
+
+@dataclass(frozen=True)
+class Page:
+    """One JSON page of rows."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    next: str | None
+    total: int | None
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class _Cache:
+    """A small LRU of results that never change (releases are immutable)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+RESULTS = _Cache(COUNT_CACHE_SIZE)
+
+
+def _cache_key(kind: str, spec: TableSpec, select: sa.Select[Any]) -> tuple[Any, ...]:
+    compiled = select.compile()
+    params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
+    return (kind, spec.table.name, str(compiled), params)
+
+
+class RowReader:
+    """Runs the queries of one table spec against one engine."""
+
+    def __init__(self, engine: sa.Engine, spec: TableSpec, *, timeout: float) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.timeout = timeout
+
+    def _inline(self, query: RowQuery) -> bool:
+        """Whether the page query is short enough to run on the event loop."""
+        if self.spec.row_count <= INLINE_MAX_ROWS:
+            return True
+        columns = {f.column for f in query.filters} | {query.sort[0].column}
+        return columns <= self.spec.indexed
+
+    def _fetch(self, select: sa.Select[Any]) -> list[Sequence[Any]]:
+        with self.engine.connect() as connection, time_limited(connection, self.timeout):
+            return list(connection.execute(select).all())
+
+    def _scalar(self, select: sa.Select[Any]) -> Any:
+        with self.engine.connect() as connection, time_limited(connection, self.timeout):
+            return connection.execute(select).scalar_one()
+
+    async def page(self, query: RowQuery) -> Page:
+        """A page of rows with its cursor, total and facets."""
+        plan = build_select(self.spec, query, limit=query.size + 1)
+        if self._inline(query):
+            fetched = self._fetch(plan.select)
+        else:
+            fetched = await run_in_threadpool(self._fetch, plan.select)
+        rows, following = plan.page(fetched, query.size)
+        total = await self.count(query) if query.count else None
+        facets = {name: await self.facet(query, name) for name in query.facets}
+        return Page(
+            columns=plan.output_columns, rows=rows, next=following, total=total, facets=facets
+        )
+
+    async def count(self, query: RowQuery) -> int:
+        """The number of rows matching the filters (cached: releases never change)."""
+        if not query.filters:
+            return self.spec.row_count
+        select = build_count(self.spec, query)
+        key = _cache_key("count", self.spec, select)
+        cached = RESULTS.get(key)
+        if cached is None:
+            cached = int(await run_in_threadpool(self._scalar, select))
+            RESULTS.put(key, cached)
+        return int(cached)
+
+    async def facet(self, query: RowQuery, column: str) -> list[dict[str, Any]]:
+        """Value counts of a column under the filters, most common first."""
+        select = build_facet(self.spec, query, column)
+        key = _cache_key("facet", self.spec, select)
+        cached = RESULTS.get(key)
+        if cached is None:
+            rows = await run_in_threadpool(self._fetch, select)
+            cached = [{"value": value, "count": count} for value, count in rows]
+            RESULTS.put(key, cached)
+        return list(cached)
+
+    async def one(self, key_values: Sequence[Any]) -> dict[str, Any] | None:
+        """The row with this primary key, or None."""
+        rows = self._fetch(build_row(self.spec, key_values))
+        if not rows:
+            return None
+        return dict(zip(self.spec.column_names, rows[0], strict=True))
+
+    async def stream(self, query: RowQuery) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
+        """Every matching row, from a server-side cursor; errors surface before the first byte."""
+        plan = build_select(self.spec, query, limit=None)
+        return plan.output_columns, await run_in_threadpool(self._open_stream, plan)
+
+    def _open_stream(self, plan: Any) -> Iterator[tuple[Any, ...]]:
+        connection = self.engine.connect()
+        try:
+            result = connection.execution_options(
+                stream_results=True, yield_per=STREAM_BATCH
+            ).execute(plan.select)
+            first = result.fetchmany(STREAM_BATCH)
+        except BaseException:
+            connection.close()
+            raise
+        width = len(plan.output_columns)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            try:
+                batch = first
+                while batch:
+                    for row in batch:
+                        yield tuple(row[:width])
+                    batch = result.fetchmany(STREAM_BATCH)
+            finally:
+                result.close()
+                connection.close()
+
+        return rows()

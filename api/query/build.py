@@ -1,0 +1,117 @@
+"""SQL for a RowQuery: the page select, the total, the facets and one row by its key.
+
+Column names reach SQL only as `spec.table.c[name]` after a check against the table's fields,
+and every value from a request is a bound parameter: no SQL text is built from input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.model import TableSpec
+from api.query.cursor import encode_cursor, keyset_condition, order_by
+from api.query.grammar import OPERATORS, RowQuery
+
+DEFAULT_FACET_SIZE = 30
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A rows select and how to read what it returns.
+
+    The select returns the projected columns first, then any sort column the projection left
+    out: a cursor needs every sort value of the last row of a page. `output_row` drops those
+    extra columns again; `cursor` reads them.
+    """
+
+    select: sa.Select[Any]
+    output_columns: tuple[str, ...]
+    cursor_columns: tuple[str, ...]
+    cursor_positions: tuple[int, ...]
+
+    def output_row(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        """Return the projected values of a selected row."""
+        return tuple(row[: len(self.output_columns)])
+
+    def cursor(self, row: Sequence[Any]) -> str:
+        """Return the `_next` token of the page that starts after `row`."""
+        return encode_cursor([row[position] for position in self.cursor_positions])
+
+    def page(
+        self, rows: Sequence[Sequence[Any]], size: int
+    ) -> tuple[list[tuple[Any, ...]], str | None]:
+        """Split rows fetched with `limit=size + 1` into a page and the next page's cursor."""
+        kept = rows[:size]
+        following = self.cursor(kept[-1]) if len(rows) > size and kept else None
+        return [self.output_row(row) for row in kept], following
+
+
+def _column(spec: TableSpec, name: str) -> sa.Column[Any]:
+    if spec.field(name) is None:
+        raise ValueError(f"{name!r} is not a column of {spec.resource}")
+    return spec.table.c[name]
+
+
+def _where(spec: TableSpec, query: RowQuery) -> list[sa.ColumnElement[bool]]:
+    return [OPERATORS[f.op].clause(_column(spec, f.column), f.value) for f in query.filters]
+
+
+def build_select(spec: TableSpec, query: RowQuery, *, limit: int | None) -> Plan:
+    """Return the plan of the rows select: filters, resume-after-cursor, sort and projection.
+
+    :param limit: rows to fetch; pass `query.size + 1` for a JSON page (the extra row tells
+        whether there is a next page, see `Plan.page`), None to stream every matching row.
+    """
+    sort_columns = tuple(key.column for key in query.sort)
+    names = query.columns + tuple(name for name in sort_columns if name not in query.columns)
+    select = sa.select(*(_column(spec, name) for name in names)).where(*_where(spec, query))
+    if query.after is not None:
+        select = select.where(keyset_condition(spec, query.sort, query.after))
+    select = select.order_by(*order_by(spec, query.sort))
+    if limit is not None:
+        select = select.limit(limit)
+    return Plan(
+        select=select,
+        output_columns=query.columns,
+        cursor_columns=sort_columns,
+        cursor_positions=tuple(names.index(name) for name in sort_columns),
+    )
+
+
+def build_count(spec: TableSpec, query: RowQuery) -> sa.Select[Any]:
+    """Return the select of the number of rows matching the filters (the cursor ignored)."""
+    return sa.select(sa.func.count()).select_from(spec.table).where(*_where(spec, query))
+
+
+def build_facet(
+    spec: TableSpec, query: RowQuery, column: str, *, limit: int = DEFAULT_FACET_SIZE
+) -> sa.Select[Any]:
+    """Return the select of (value, count) pairs of a column under the filters, most common first.
+
+    Missing values form one group with value None; ties in count go by value, missing last.
+    """
+    target = _column(spec, column)
+    count = sa.func.count().label("count")
+    return (
+        sa.select(target.label("value"), count)
+        .where(*_where(spec, query))
+        .group_by(target)
+        .order_by(count.desc(), target.asc().nulls_last())
+        .limit(limit)
+    )
+
+
+def build_row(spec: TableSpec, key_values: Sequence[Any]) -> sa.Select[Any]:
+    """Return the select of the row whose primary key is `key_values` (see `parse_key`)."""
+    if not spec.primary_key or len(key_values) != len(spec.primary_key):
+        raise ValueError(f"{spec.resource} needs {len(spec.primary_key)} key values")
+    columns = [_column(spec, name) for name in spec.column_names]
+    match = [
+        _column(spec, name) == value
+        for name, value in zip(spec.primary_key, key_values, strict=True)
+    ]
+    return sa.select(*columns).where(*match)

@@ -1,0 +1,186 @@
+"""Keyset paging: sort keys, their ORDER BY, opaque cursors and the condition to resume after one.
+
+A page ends on a row; the cursor carries that row's values of every sort column (the primary key
+is always among them, so the order is total). The next page holds the rows that sort strictly
+after it. Missing values sort last in ascending and in descending order alike, on SQLite and on
+PostgreSQL, so the ORDER BY and the resume condition agree on both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.errors import BadQuery, ParamError
+from api.model import TableSpec
+
+CURSOR_PARAM = "_next"
+MAX_CURSOR_LENGTH = 4096
+INVALID_CURSOR = "invalid-cursor"
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of the sort order; missing values always come last."""
+
+    column: str
+    descending: bool = False
+
+    def __str__(self) -> str:
+        return f"-{self.column}" if self.descending else self.column
+
+
+# How the loader (`api/db/sqltypes.py`) stores a value read by frictionless, so that filters and
+# cursors compare like with like. The two tables must agree; tests/test_build.py checks it.
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+STORED_FORMS: dict[str, Callable[[Any], Any]] = {
+    "number": lambda v: float(v) if isinstance(v, Decimal) else v,
+    "datetime": _naive_utc,
+    "yearmonth": lambda v: v if isinstance(v, str) else f"{int(v[0]):04d}-{int(v[1]):02d}",
+    "duration": lambda v: v if isinstance(v, str) else str(getattr(v, "isoformat", lambda: v)()),
+    "any": lambda v: v if isinstance(v, str) else str(v),
+}
+
+
+def stored_value(field_type: str, value: Any) -> Any:
+    """Return a frictionless-typed value in the form the loader stores for its type."""
+    return value if value is None else STORED_FORMS.get(field_type, lambda v: v)(value)
+
+
+# Values JSON cannot carry as themselves are written as {tag: text} and read back with `parse`.
+@dataclass(frozen=True)
+class _Tagged:
+    tag: str
+    type: type
+    dump: Callable[[Any], str]
+    parse: Callable[[str], Any]
+
+
+_TAGGED: tuple[_Tagged, ...] = (  # datetime before date: a datetime is a date too
+    _Tagged("dt", datetime, datetime.isoformat, datetime.fromisoformat),
+    _Tagged("d", date, date.isoformat, date.fromisoformat),
+    _Tagged("t", time, time.isoformat, time.fromisoformat),
+    _Tagged("n", Decimal, str, Decimal),
+)
+_BY_TAG = {tagged.tag: tagged for tagged in _TAGGED}
+
+# The Python types a stored value of each Table Schema type may take; everything else is text.
+CURSOR_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "year": (int,),
+    "number": (float, int, Decimal),
+    "boolean": (bool,),
+    "date": (date,),
+    "datetime": (datetime,),
+    "time": (time,),
+}
+TEXT_CURSOR_TYPES: tuple[type, ...] = (str,)
+
+
+def _default(value: Any) -> Any:
+    for tagged in _TAGGED:
+        if isinstance(value, tagged.type):
+            return {tagged.tag: tagged.dump(value)}
+    raise TypeError(f"cannot put a {type(value).__name__} in a cursor")
+
+
+def _object_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((tag, text),) = obj.items()
+        tagged = _BY_TAG.get(tag)
+        if tagged is not None and isinstance(text, str):
+            return tagged.parse(text)
+    raise ValueError("unexpected object in cursor")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """Return the opaque token for a row whose sort-column values are `values`."""
+    text = json.dumps(list(values), default=_default, separators=(",", ":"), allow_nan=True)
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _invalid(message: str) -> BadQuery:
+    return BadQuery([ParamError(CURSOR_PARAM, INVALID_CURSOR, message)])
+
+
+def _fits(value: Any, field_type: str) -> bool:
+    # Exact type checks: bool is an int and datetime is a date, but neither may stand for the other.
+    return value is None or type(value) in CURSOR_TYPES.get(field_type, TEXT_CURSOR_TYPES)
+
+
+def decode_cursor(token: str, spec: TableSpec, sort: Sequence[SortKey]) -> tuple[Any, ...]:
+    """Return the sort-column values a `_next` token carries, checked against `sort`."""
+    restart = "start again from the first page"
+    if not token or len(token) > MAX_CURSOR_LENGTH:
+        raise _invalid(f"_next is empty or too long to be a cursor; {restart}.")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        values = json.loads(raw.decode("utf-8"), object_hook=_object_hook)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise _invalid(f"_next is not a cursor this API issued; {restart}.") from None
+    if not isinstance(values, list) or len(values) != len(sort):
+        raise _invalid(f"_next does not match the sort order {_sort_text(sort)}; {restart}.")
+    decoded = []
+    for key, value in zip(sort, values, strict=True):
+        spec_field = spec.field(key.column)
+        field_type = spec_field.type if spec_field is not None else "any"
+        if not _fits(value, field_type):
+            raise _invalid(
+                f"_next holds a value for {key.column!r} that is not a {field_type}; {restart}."
+            )
+        decoded.append(stored_value(field_type, value))
+    return tuple(decoded)
+
+
+def _sort_text(sort: Sequence[SortKey]) -> str:
+    return ",".join(str(key) for key in sort)
+
+
+def order_by(spec: TableSpec, sort: Sequence[SortKey]) -> list[sa.UnaryExpression[Any]]:
+    """Return the ORDER BY terms of `sort`, missing values last in both directions."""
+    terms = []
+    for key in sort:
+        column = spec.table.c[key.column]
+        terms.append((column.desc() if key.descending else column.asc()).nulls_last())
+    return terms
+
+
+def _after(column: sa.Column[Any], key: SortKey, value: Any) -> sa.ColumnElement[bool] | None:
+    """Rows whose value in `column` sorts strictly after `value` (None: no row does)."""
+    if value is None:
+        return None  # missing values come last: nothing follows them
+    beyond = column < value if key.descending else column > value
+    return sa.or_(beyond, column.is_(None)) if column.nullable else beyond
+
+
+def _same(column: sa.Column[Any], value: Any) -> sa.ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def keyset_condition(
+    spec: TableSpec, sort: Sequence[SortKey], after: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """Return the WHERE condition for rows that sort strictly after the row with `after` values."""
+    if len(after) != len(sort):
+        raise ValueError("a cursor needs one value per sort key")
+    alternatives = []
+    for position, key in enumerate(sort):
+        equal = [
+            _same(spec.table.c[prior.column], value)
+            for prior, value in zip(sort[:position], after[:position], strict=True)
+        ]
+        step = _after(spec.table.c[key.column], key, after[position])
+        if step is not None:
+            alternatives.append(sa.and_(*equal, step))
+    return sa.or_(*alternatives) if alternatives else sa.false()

@@ -1,0 +1,526 @@
+"""The rows query grammar: operators and controls as registries, parsed into a RowQuery.
+
+Data filters are `column__op=value` (`column=value` means `exact`); controls start with `_`.
+Every value is read with its field's own frictionless value reader, so a filter accepts exactly
+the values validation accepts. Every problem in a query string is collected and reported at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import frictionless
+import sqlalchemy as sa
+
+from api.errors import BadQuery, NotFound, ParamError
+from api.model import FieldSpec, TableSpec
+from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor, stored_value
+
+ValueKind = Literal["single", "list", "range", "flag", "text"]
+Clause = Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]
+
+STRUCTURED_TYPES = frozenset({"geopoint", "geojson", "object", "array", "list"})
+SCALAR_TYPES = frozenset(
+    {"string", "number", "integer", "boolean", "date", "datetime", "time", "year", "yearmonth"}
+    | {"duration", "any"}
+)
+ALL_TYPES = SCALAR_TYPES | STRUCTURED_TYPES
+ORDERED_TYPES = SCALAR_TYPES - {"boolean", "duration", "any"}
+TEXT_TYPES = frozenset({"string", "any"})
+SORTABLE_TYPES = SCALAR_TYPES
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One filter operator: its key, what it means, the types it fits, its value and its SQL."""
+
+    key: str
+    description: str
+    types: frozenset[str]
+    kind: ValueKind
+    clause: Clause
+    enum_checked: bool = False
+
+
+@dataclass(frozen=True)
+class Control:
+    """One `_`-prefixed control parameter."""
+
+    key: str
+    description: str
+    repeatable: bool = False
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One data filter: a column, an operator key and its value in stored form.
+
+    The value is one value (`single`), a tuple of values (`list`), a `(low, high)` pair with
+    None for an open end (`range`), a bool (`flag`) or the text as given (`text`).
+    """
+
+    column: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class RowQuery:
+    """A validated rows query, ready to be turned into SQL."""
+
+    filters: tuple[Filter, ...]
+    sort: tuple[SortKey, ...]
+    columns: tuple[str, ...]
+    size: int
+    after: tuple[Any, ...] | None = None
+    count: bool = True
+    facets: tuple[str, ...] = ()
+    bom: bool = False
+    delimiter: str = ","
+    download: bool = False
+
+
+def _between(column: sa.ColumnElement[Any], bounds: tuple[Any, Any]) -> sa.ColumnElement[bool]:
+    low, high = bounds
+    clause: sa.ColumnElement[bool]
+    if low is None:
+        clause = column <= high
+    else:
+        clause = column >= low if high is None else column.between(low, high)
+    return clause
+
+
+# SQLite's LIKE ignores ASCII case, so the operators that respect case compare substrings, which
+# are case-sensitive on SQLite and PostgreSQL alike; `replace` drops the text wherever it occurs.
+# fmt: off
+MISSING_MATCH = "Rows where the value is missing match too."
+OPERATORS: dict[str, Operator] = {op.key: op for op in (
+    Operator("exact", "Equal to the value (`col=v` is the same).", SCALAR_TYPES, "single",
+             lambda c, v: c == v, enum_checked=True),
+    Operator("not", f"Not equal to the value. {MISSING_MATCH}", SCALAR_TYPES, "single",
+             lambda c, v: c.is_distinct_from(v), enum_checked=True),
+    Operator("gt", "Greater than the value.", ORDERED_TYPES, "single", lambda c, v: c > v),
+    Operator("gte", "Greater than or equal to the value.", ORDERED_TYPES, "single",
+             lambda c, v: c >= v),
+    Operator("lt", "Less than the value.", ORDERED_TYPES, "single", lambda c, v: c < v),
+    Operator("lte", "Less than or equal to the value.", ORDERED_TYPES, "single",
+             lambda c, v: c <= v),
+    Operator("between", "Between two values, both included, written `a..b`; either end may be "
+             "left out (`a..` or `..b`).", ORDERED_TYPES, "range", _between),
+    Operator("in", "Equal to one of a comma-separated list of values; write a JSON array "
+             "(`[\"a,b\",\"c\"]`) when a value holds a comma.", SCALAR_TYPES, "list",
+             lambda c, v: c.in_(v), enum_checked=True),
+    Operator("notin", "Equal to none of a comma-separated list of values (or a JSON array). "
+             f"{MISSING_MATCH}", SCALAR_TYPES, "list",
+             lambda c, v: sa.or_(c.not_in(v), c.is_(None)), enum_checked=True),
+    Operator("contains", "Contains the text; case matters.", TEXT_TYPES, "text",
+             lambda c, v: sa.func.replace(c, v, "") != c),
+    Operator("icontains", "Contains the text, ignoring case.", TEXT_TYPES, "text",
+             lambda c, v: c.icontains(v, autoescape=True)),
+    Operator("startswith", "Starts with the text; case matters.", TEXT_TYPES, "text",
+             lambda c, v: sa.func.substr(c, 1, len(v)) == v),
+    Operator("endswith", "Ends with the text; case matters.", TEXT_TYPES, "text",
+             lambda c, v: sa.func.substr(c, sa.func.length(c) - len(v) + 1) == v),
+    Operator("isnull", "`1` or `true`: the value is missing; `0` or `false`: it is present.",
+             ALL_TYPES, "flag", lambda c, v: c.is_(None) if v else c.is_not(None)),
+    Operator("notnull", "`1` or `true`: the value is present; `0` or `false`: it is missing.",
+             ALL_TYPES, "flag", lambda c, v: c.is_not(None) if v else c.is_(None)),
+)}
+
+CONTROLS: dict[str, Control] = {control.key: control for control in (
+    Control("_sort", "Sort by these columns, comma-separated and/or repeated; `-col` sorts "
+            "descending. Missing values come last. The primary key always breaks ties.", True),
+    Control("_col", "Return only these columns (comma-separated and/or repeated), in schema "
+            "order.", True),
+    Control("_nocol", "Leave out these columns (comma-separated and/or repeated).", True),
+    Control("_size", "Rows per page: {default_size} by default, at most {max_size}."),
+    Control("_next", "The cursor of the next page, as given in `next_url`; opaque."),
+    Control("_count", "`exact` (the default) returns the number of matching rows; `none` skips "
+            "counting."),
+    Control("_facet", "Count the rows under the current filters by each value of this column "
+            "(comma-separated and/or repeated).", True),
+    Control("_bom", "CSV only: `1` starts the file with a UTF-8 byte order mark, for Excel."),
+    Control("_delimiter", "CSV only: the field separator, `,` (the default), `;` or a tab "
+            "(`\\t` or `tab`)."),
+    Control("_dl", "`1` asks the browser to save the file, named after the package, version and "
+            "resource."),
+)}
+# fmt: on
+
+FLAGS: dict[str, bool] = {"1": True, "true": True, "0": False, "false": False}
+COUNT_MODES: dict[str, bool] = {"exact": True, "none": False}
+DELIMITERS: dict[str, str] = {",": ",", ";": ";", "\t": "\t", "\\t": "\t", "tab": "\t"}
+
+# What a valid value of each type looks like, for error messages (default formats only).
+TYPE_HINTS: dict[str, str] = {
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "date": "a date as YYYY-MM-DD",
+    "datetime": "a date and time as YYYY-MM-DDThh:mm:ss, with an optional zone",
+    "time": "a time as hh:mm:ss",
+    "year": "a year as YYYY",
+    "yearmonth": "a month as YYYY-MM",
+    "duration": "an ISO 8601 duration such as P1D",
+}
+
+
+def describe_control(key: str, *, default_size: int, max_size: int) -> str:
+    """Return the description of a control with the page-size limits filled in."""
+    return CONTROLS[key].description.format(default_size=default_size, max_size=max_size)
+
+
+def operators_for(field_type: str) -> list[str]:
+    """Return the keys of the operators that fit a Table Schema type, in registry order."""
+    return [op.key for op in OPERATORS.values() if field_type in op.types]
+
+
+class _Problem(Exception):
+    """A problem with one parameter, raised while reading it and recorded by the caller."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.found = [(code, message)]
+
+    @classmethod
+    def joined(cls, problems: Sequence[_Problem]) -> _Problem:
+        """Return one problem that carries every problem in `problems`."""
+        joined = cls(*problems[0].found[0])
+        joined.found = [pair for problem in problems for pair in problem.found]
+        return joined
+
+
+def _unknown_column(spec: TableSpec, name: str) -> _Problem:
+    known = ", ".join(spec.column_names)
+    return _Problem(
+        "unknown-column", f"No column {name!r} in this table; the columns are: {known}."
+    )
+
+
+class _Reader:
+    """Reads the values of a table's fields with their frictionless readers."""
+
+    def __init__(self, spec: TableSpec) -> None:
+        self.spec = spec
+        self._readers: dict[str, Callable[[Any], Any]] = {}
+
+    def field(self, name: str) -> FieldSpec:
+        field = self.spec.field(name)
+        if field is None:
+            raise _unknown_column(self.spec, name)
+        return field
+
+    def read(self, field: FieldSpec, text: str, *, enum: bool) -> Any:
+        """Return `text` read as a value of `field`, in stored form."""
+        if field.name not in self._readers:
+            descriptor = dict(field.descriptor) or {
+                "name": field.name,
+                "type": field.type,
+                **({"format": field.format} if field.format else {}),
+                **({"constraints": dict(field.constraints)} if field.constraints else {}),
+            }
+            reader = frictionless.Field.from_descriptor(descriptor).create_value_reader()
+            self._readers[field.name] = reader
+        reader = self._readers[field.name]
+        if not text:
+            raise _Problem(
+                "invalid-value",
+                f"An empty value for column {field.name!r} matches "
+                f"nothing; use {field.name}__isnull=1 to find missing values.",
+            )
+        value = reader(text)
+        if value is None:
+            if field.format and field.format != "default":
+                expected = f"a {field.type} in format {field.format!r}"
+            else:
+                expected = TYPE_HINTS.get(field.type, f"a valid {field.type}")
+            raise _Problem(
+                "invalid-value",
+                f"{text!r} is not a valid value for column {field.name!r}: expected {expected}.",
+            )
+        allowed = field.enum
+        if enum and allowed is not None and value not in [reader(a) for a in allowed]:
+            listed = ", ".join(str(a) for a in allowed)
+            raise _Problem(
+                "not-in-enum",
+                f"{text!r} is not an allowed value of column {field.name!r}; "
+                f"the allowed values are: {listed}.",
+            )
+        return stored_value(field.type, value)
+
+
+class _Parser(_Reader):
+    """Collects every problem of one query string while it is read."""
+
+    def __init__(self, spec: TableSpec) -> None:
+        super().__init__(spec)
+        self.errors: list[ParamError] = []
+
+    def record(self, param: str, problem: _Problem) -> None:
+        self.errors.extend(ParamError(param, code, message) for code, message in problem.found)
+
+    def value(self, field: FieldSpec, op: Operator, text: str) -> Any:
+        """Read the value of a filter according to its operator's kind."""
+        if op.kind == "flag":
+            if text.lower() not in FLAGS:
+                raise _Problem(
+                    "invalid-value", f"{op.key} takes 1 or true, 0 or false; got {text!r}."
+                )
+            return FLAGS[text.lower()]
+        if op.kind == "text":
+            if not text:
+                raise _Problem(
+                    "invalid-value",
+                    f"An empty text matches every value of column "
+                    f"{field.name!r}; leave the filter out instead.",
+                )
+            return text
+        if op.kind == "single":
+            return self.read(field, text, enum=op.enum_checked)
+        if op.kind == "range":
+            return self.bounds(field, text)
+        return self.members(field, text, enum=op.enum_checked)
+
+    def bounds(self, field: FieldSpec, text: str) -> tuple[Any, Any]:
+        if text.count("..") != 1 or text == "..":
+            raise _Problem(
+                "invalid-value", f"Write a range as low..high, either end optional; got {text!r}."
+            )
+        low_text, _, high_text = text.partition("..")
+        low = self.read(field, low_text, enum=False) if low_text else None
+        high = self.read(field, high_text, enum=False) if high_text else None
+        if low is not None and high is not None and low > high:
+            raise _Problem("invalid-value", f"The range {text!r} is empty: its low end is higher.")
+        return low, high
+
+    def members(self, field: FieldSpec, text: str, *, enum: bool) -> tuple[Any, ...]:
+        """Read every member of a list; raise one problem naming each bad member."""
+        values, problems = [], []
+        for item in _list_items(text):
+            try:
+                values.append(self.read(field, item, enum=enum))
+            except _Problem as problem:
+                problems.append(problem)
+        if problems:
+            raise _Problem.joined(problems)
+        return tuple(values)
+
+    def names(self, param: str, values: Iterable[str]) -> list[str]:
+        """Column names of a comma-separated and/or repeated control; unknown ones recorded."""
+        names = []
+        for value in values:
+            for name in _split_names(self.spec, value):
+                if self.spec.field(name) is None:
+                    self.record(param, _unknown_column(self.spec, name))
+                else:
+                    names.append(name)
+        return names
+
+
+def _list_items(text: str) -> list[str]:
+    if not text.startswith("["):
+        return text.split(",")
+    try:
+        items = json.loads(text)
+    except ValueError:
+        items = None
+    if not isinstance(items, list) or not items or not all(_scalar(i) for i in items):
+        raise _Problem("invalid-value", "A JSON array must hold strings and numbers, at least one.")
+    return [i if isinstance(i, str) else json.dumps(i) for i in items]
+
+
+def _scalar(item: Any) -> bool:
+    return isinstance(item, str | int | float) and not isinstance(item, bool)
+
+
+def _split_names(spec: TableSpec, value: str) -> list[str]:
+    # A whole value naming a column wins, so a column whose name holds a comma stays reachable.
+    return [value] if spec.field(value.removeprefix("-")) is not None else value.split(",")
+
+
+def _filter_target(spec: TableSpec, key: str) -> tuple[FieldSpec, Operator]:
+    """Return the field and operator a filter parameter names."""
+    field = spec.field(key)
+    if field is not None and not key.startswith("_"):
+        return field, OPERATORS["exact"]
+    column, sep, op = key.rpartition("__")
+    field = spec.field(column) if sep else None
+    if sep and op in OPERATORS:
+        if field is None:
+            raise _unknown_column(spec, column)
+        return field, OPERATORS[op]
+    if field is not None:
+        raise _Problem(
+            "unknown-operator", f"No operator {op!r}; the operators are: {', '.join(OPERATORS)}."
+        )
+    if key.startswith("_"):
+        raise _Problem(
+            "unknown-parameter",
+            f"No control parameter {key!r}; the controls are: {', '.join(CONTROLS)}.",
+        )
+    raise _unknown_column(spec, key)
+
+
+def _parse_filter(parser: _Parser, key: str, text: str) -> Filter:
+    field, op = _filter_target(parser.spec, key)
+    if field.type not in op.types:
+        fits = ", ".join(operators_for(field.type))
+        raise _Problem(
+            "operator-not-for-type",
+            f"Operator {op.key!r} does not apply to column "
+            f"{field.name!r} of type {field.type}; its operators are: {fits}.",
+        )
+    return Filter(field.name, op.key, parser.value(field, op, text))
+
+
+def _parse_sort(parser: _Parser, values: list[str]) -> tuple[SortKey, ...]:
+    keys: list[SortKey] = []
+    for value in values:
+        for item in _split_names(parser.spec, value):
+            name = item.removeprefix("-")
+            try:
+                field = parser.field(name)
+                if field.type not in SORTABLE_TYPES:
+                    raise _Problem(
+                        "invalid-control", f"Column {name!r} of type {field.type} cannot be sorted."
+                    )
+                if any(key.column == name for key in keys):
+                    raise _Problem("invalid-control", f"Column {name!r} is sorted twice.")
+                keys.append(SortKey(name, item.startswith("-")))
+            except _Problem as problem:
+                parser.record("_sort", problem)
+    return tuple(keys) + _tie_break(parser.spec, keys)
+
+
+def _tie_break(spec: TableSpec, keys: Sequence[SortKey]) -> tuple[SortKey, ...]:
+    """Primary key columns not yet sorted on; without a key, every sortable column."""
+    taken = {key.column for key in keys}
+    names = spec.primary_key or tuple(f.name for f in spec.fields if f.type in SORTABLE_TYPES)
+    return tuple(SortKey(name) for name in names if name not in taken)
+
+
+def _parse_columns(parser: _Parser, chosen: list[str], dropped: list[str]) -> tuple[str, ...]:
+    known = len(parser.errors)
+    keep = set(parser.names("_col", chosen)) if chosen else set(parser.spec.column_names)
+    keep -= set(parser.names("_nocol", dropped))
+    columns = tuple(name for name in parser.spec.column_names if name in keep)
+    if not columns and len(parser.errors) == known:
+        parser.record(
+            "_nocol" if dropped else "_col",
+            _Problem("invalid-control", "No columns are left to return."),
+        )
+    return columns
+
+
+def _parse_size(text: str, max_size: int) -> int:
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= max_size:
+        return int(text)
+    raise _Problem(
+        "invalid-size", f"_size must be a whole number from 1 to {max_size}; got {text!r}."
+    )
+
+
+def _parse_facets(parser: _Parser, values: list[str]) -> tuple[str, ...]:
+    facets = []
+    for name in dict.fromkeys(parser.names("_facet", values)):
+        field_type = parser.field(name).type
+        if field_type in STRUCTURED_TYPES:
+            parser.record(
+                "_facet",
+                _Problem(
+                    "invalid-control", f"Column {name!r} of type {field_type} cannot be faceted."
+                ),
+            )
+        else:
+            facets.append(name)
+    return tuple(facets)
+
+
+def _choice(key: str, table: dict[str, Any]) -> Callable[[str], Any]:
+    def choose(text: str) -> Any:
+        if text.lower() in table:
+            return table[text.lower()]
+        allowed = ", ".join(repr(k) for k in table)
+        raise _Problem("invalid-control", f"{key} takes one of {allowed}; got {text!r}.")
+
+    return choose
+
+
+def parse_row_query(
+    spec: TableSpec, params: Sequence[tuple[str, str]], *, default_size: int, max_size: int
+) -> RowQuery:
+    """Read a rows query string; raise BadQuery listing every problem in it."""
+    parser = _Parser(spec)
+    filters: list[Filter] = []
+    given: dict[str, list[str]] = {key: [] for key in CONTROLS}
+    for key, text in params:
+        if key in CONTROLS:
+            given[key].append(text)
+            continue
+        try:
+            filters.append(_parse_filter(parser, key, text))
+        except _Problem as problem:
+            parser.record(key, problem)
+    for key, control in CONTROLS.items():
+        if len(given[key]) > 1 and not control.repeatable:
+            parser.record(
+                key,
+                _Problem(
+                    "duplicate-parameter", f"{key} is given {len(given[key])} times; give it once."
+                ),
+            )
+    sort = _parse_sort(parser, given["_sort"])
+    sort_ok = not any(e.param == "_sort" for e in parser.errors)
+    singles: dict[str, tuple[Callable[[str], Any], Any]] = {
+        "_size": (lambda text: _parse_size(text, max_size), default_size),
+        "_count": (_choice("_count", COUNT_MODES), True),
+        "_bom": (_choice("_bom", FLAGS), False),
+        "_delimiter": (_choice("_delimiter", DELIMITERS), ","),
+        "_dl": (_choice("_dl", FLAGS), False),
+        CURSOR_PARAM: (lambda text: decode_cursor(text, spec, sort) if sort_ok else None, None),
+    }
+    chosen = {}
+    for key, (read, default) in singles.items():
+        chosen[key] = default
+        if given[key]:
+            try:
+                chosen[key] = read(given[key][0])
+            except _Problem as problem:
+                parser.record(key, problem)
+            except BadQuery as problem:
+                parser.errors.extend(problem.errors)
+    query = RowQuery(
+        filters=tuple(filters),
+        sort=sort,
+        columns=_parse_columns(parser, given["_col"], given["_nocol"]),
+        size=chosen["_size"],
+        after=chosen[CURSOR_PARAM],
+        count=chosen["_count"],
+        facets=_parse_facets(parser, given["_facet"]),
+        bom=chosen["_bom"],
+        delimiter=chosen["_delimiter"],
+        download=chosen["_dl"],
+    )
+    if parser.errors:
+        first = {key: position for position, (key, _) in reversed(list(enumerate(params)))}
+        raise BadQuery(sorted(parser.errors, key=lambda e: first.get(e.param, len(params))))
+    return query
+
+
+def parse_key(spec: TableSpec, raw: str) -> tuple[Any, ...]:
+    """Read the `/{pk}` path segment (composite keys comma-joined); NotFound if it cannot match."""
+    missing = NotFound(f"No row with key {raw!r} in {spec.resource}.")
+    parts = [raw] if len(spec.primary_key) == 1 else raw.split(",")
+    if not spec.primary_key or len(parts) != len(spec.primary_key):
+        raise missing
+    reader = _Reader(spec)
+    try:
+        return tuple(
+            reader.read(reader.field(name), part, enum=True)
+            for name, part in zip(spec.primary_key, parts, strict=True)
+        )
+    except _Problem:
+        raise missing from None

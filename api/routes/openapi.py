@@ -1,0 +1,254 @@
+"""OpenAPI 3.1: one typed operation per loaded resource, derived from its Table Schema."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.db.releases import Catalog
+from api.model import FieldSpec, TableSpec
+from api.query.grammar import CONTROLS, OPERATORS, describe_control, operators_for
+
+# Table Schema type -> JSON Schema of one value.
+JSON_SCHEMA_TYPES: dict[str, dict[str, Any]] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "time": {"type": "string", "format": "time"},
+    "year": {"type": "integer"},
+    "yearmonth": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+    "duration": {"type": "string", "format": "duration"},
+    "geopoint": {"type": "array", "items": {"type": "number"}},
+    "geojson": {"type": "object"},
+    "object": {"type": "object"},
+    "array": {"type": "array"},
+    "list": {"type": "array"},
+}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `errors` lists every problem of a bad query.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "param": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["param", "code", "message"],
+            },
+        },
+    },
+    "required": ["type", "title", "status"],
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+    }
+
+
+def _camel(text: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+
+
+def value_schema(field: FieldSpec) -> dict[str, Any]:
+    """JSON Schema of one stored value of a field (nullable unless required)."""
+    schema = dict(JSON_SCHEMA_TYPES.get(field.type, {}))
+    if field.enum is not None:
+        schema["enum"] = field.enum
+    for key, target in (
+        ("minimum", "minimum"),
+        ("maximum", "maximum"),
+        ("pattern", "pattern"),
+        ("minLength", "minLength"),
+        ("maxLength", "maxLength"),
+    ):
+        if key in field.constraints and key not in schema:
+            schema[target] = field.constraints[key]
+    if field.title:
+        schema["title"] = field.title
+    if field.description:
+        schema["description"] = field.description
+    if not field.required and "type" in schema:
+        schema["type"] = [schema["type"], "null"]
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def row_schema(spec: TableSpec) -> dict[str, Any]:
+    """JSON Schema of one row of a resource."""
+    return {
+        "type": "object",
+        "title": spec.title or spec.resource,
+        "description": spec.description or "",
+        "properties": {f.name: value_schema(f) for f in spec.fields},
+        "required": list(spec.column_names),
+    }
+
+
+def _parameter(
+    name: str,
+    description: str,
+    schema: dict[str, Any],
+    *,
+    multi: bool = False,
+    location: str = "query",
+) -> dict[str, Any]:
+    parameter: dict[str, Any] = {
+        "name": name,
+        "in": location,
+        "description": description,
+        "required": location == "path",
+    }
+    parameter["schema"] = {"type": "array", "items": schema} if multi else schema
+    if multi:
+        parameter["explode"] = True
+    return parameter
+
+
+def _filter_parameters(field: FieldSpec) -> list[dict[str, Any]]:
+    label = field.title or field.name
+    parameters = [
+        _parameter(field.name, f"{label}: equals (same as `{field.name}__exact`).", _scalar(field))
+    ]
+    for key in operators_for(field.type):
+        operator = OPERATORS[key]
+        parameters.append(
+            _parameter(
+                f"{field.name}__{key}", f"{label}: {operator.description}", {"type": "string"}
+            )
+        )
+    return parameters
+
+
+def _scalar(field: FieldSpec) -> dict[str, Any]:
+    schema = dict(JSON_SCHEMA_TYPES.get(field.type, {"type": "string"}))
+    if field.enum is not None:
+        schema["enum"] = field.enum
+    return schema
+
+
+def resource_operation(
+    spec: TableSpec, versions: list[str], *, default_size: int, max_size: int
+) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+    """The path, operation, row-schema name and row schema of one resource."""
+    row_name = f"{_camel(spec.package)}{_camel(spec.resource)}Row"
+    page_name = f"{_camel(spec.package)}{_camel(spec.resource)}Page"
+    parameters = [
+        _parameter(
+            "version",
+            "A release version, or `latest`.",
+            {"type": "string", "enum": ["latest", *versions]},
+            location="path",
+        ),
+    ]
+    for field in spec.fields:
+        parameters.extend(_filter_parameters(field))
+    for key, control in CONTROLS.items():
+        parameters.append(
+            _parameter(
+                key,
+                describe_control(key, default_size=default_size, max_size=max_size),
+                {"type": "string"},
+                multi=control.repeatable,
+            )
+        )
+    page_schema = {
+        "type": "object",
+        "properties": {
+            "package": {"type": "string"},
+            "version": {"type": "string"},
+            "resource": {"type": "string"},
+            "licenses": {"type": "array"},
+            "filters": {"type": "array"},
+            "sort": {"type": "array"},
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "total": {"type": ["integer", "null"]},
+            "size": {"type": "integer"},
+            "rows": {"type": "array", "items": {"$ref": f"#/components/schemas/{row_name}"}},
+            "next": {"type": ["string", "null"]},
+            "next_url": {"type": ["string", "null"]},
+            "facets": {"type": "object"},
+        },
+        "required": ["package", "version", "resource", "rows", "next", "next_url"],
+    }
+    operation = {
+        "tags": [spec.package],
+        "summary": f"{spec.title or spec.resource} ({spec.resource})",
+        "description": (spec.description or "") + "\n\nFilters are `column__op=value`; "
+        "every control starts with `_`. A bad query is a 400 listing every problem. "
+        "Add `.csv`, `.ndjson` or `.json` to the path, or send `Accept`, "
+        "to choose the format.",
+        "operationId": f"rows_{spec.package}_{spec.resource}".replace("-", "_"),
+        "parameters": parameters,
+        "responses": {
+            "200": {
+                "description": "A page of rows (JSON) or every matching row (CSV, NDJSON).",
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{page_name}"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            },
+            "304": {"description": "Not modified (If-None-Match)."},
+            "400": _problem("Bad query: every problem listed in `errors`"),
+            "404": _problem("Unknown version or resource"),
+            "406": _problem("Not acceptable"),
+        },
+    }
+    path = f"/v1/datasets/{spec.package}/{{version}}/{spec.resource}"
+    return path, operation, row_name, {"row": row_schema(spec), "page": (page_name, page_schema)}
+
+
+def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_size: int) -> None:
+    """Make `/openapi.json` list one typed operation per resource of the loaded releases."""
+    cache: dict[str, Any] = {}
+
+    def build() -> dict[str, Any]:
+        snapshot = catalog.snapshot()
+        if cache.get("marker") == snapshot.marker:
+            return dict(cache["schema"])
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+            description=app.description,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = PROBLEM_SCHEMA
+        paths = schema.setdefault("paths", {})
+        for package, releases in snapshot.packages.items():
+            latest = releases[-1]
+            for resource in latest.tables:
+                spec = catalog.table_spec(package, latest.info.version, resource)
+                versions = [r.info.version for r in releases if resource in r.tables]
+                path, operation, row_name, extra = resource_operation(
+                    spec, versions, default_size=default_size, max_size=max_size
+                )
+                components[row_name] = extra["row"]
+                page_name, page_schema = extra["page"]
+                components[page_name] = page_schema
+                paths[path] = {"get": operation}
+        cache.update(marker=snapshot.marker, schema=schema)
+        return schema
+
+    app.openapi = build  # type: ignore[method-assign]

@@ -1,0 +1,75 @@
+"""Whole releases: the stored validation report and the Frictionless zip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+
+from api.db.files import iter_resource_file, read_validation_report
+from api.deps import EngineDep, ReleaseDep, SettingsDep, SnapshotDep
+from api.metadata import urls
+from api.metadata.citation import render_citation
+from api.render.archive import iter_release_zip, readme_text
+from api.render.rows import dump_json
+from api.routes.caching import etag_for, not_modified, release_headers
+
+router = APIRouter(prefix="/v1/datasets", tags=["releases"])
+
+
+@router.get("/{package}/{version}/validation.json", summary="Stored validation report")
+async def validation_report(
+    request: Request,
+    version: str,
+    release: ReleaseDep,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+) -> Response:
+    """The frictionless report stored when the release was loaded, as it was."""
+    etag = etag_for(release, request, version)
+    headers = release_headers(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    )
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    report = await run_in_threadpool(read_validation_report, engine, release.id)
+    return Response(dump_json(report), media_type="application/json", headers=headers)
+
+
+@router.get("/{package}/{version}.zip", summary="Release as a Frictionless zip")
+async def release_zip(
+    request: Request,
+    version: str,
+    release: ReleaseDep,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+) -> Response:
+    """The release as a zip: descriptor (relative paths), CSV files and a README."""
+    etag = etag_for(release, request, version)
+    headers = release_headers(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    )
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    info = release.info
+    pinned = urls.release_iri(settings.base_url, package=info.package, version=info.version)
+    citation = render_citation(info, "apa", base_url=settings.base_url)
+    files: list[tuple[str, Callable[[], Iterable[bytes]]]] = []
+    for resource in info.descriptor.get("resources", []):
+        resource_id = release.tables.get(resource["name"])
+        if resource_id is None or "path" not in resource:
+            continue
+        files.append((str(resource["path"]), partial(iter_resource_file, engine, resource_id)))
+    body = iter_release_zip(
+        info, files=files, readme=readme_text(info, citation=citation, url=pinned)
+    )
+    filename = f"{info.package}-{info.version}.zip"
+    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return StreamingResponse(body, media_type="application/zip", headers=headers)

@@ -1,0 +1,166 @@
+"""Rows of a resource: JSON pages, CSV and NDJSON streams, one row by primary key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.db.files import iter_resource_file
+from api.db.rows import RowReader
+from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
+from api.errors import NotAcceptable, NotFound
+from api.query.grammar import RowQuery, parse_key, parse_row_query
+from api.render.rows import MEDIA_TYPES, dump_json, iter_csv, iter_ndjson, negotiate
+from api.routes.caching import etag_for, not_modified, pinned_path, release_headers
+
+router = APIRouter(prefix="/v1/datasets", tags=["rows"])
+
+ROW_FORMATS = ("json", "csv", "ndjson")
+RAW_FILE_PARAMS = frozenset({"_dl"})
+
+
+def split_format(name: str) -> tuple[str, str | None]:
+    """Split `figures.csv` into (`figures`, `csv`); no known suffix gives (name, None)."""
+    stem, dot, suffix = name.rpartition(".")
+    if dot and suffix in ROW_FORMATS:
+        return stem, suffix
+    return name, None
+
+
+def _filters_as_understood(query: RowQuery) -> list[dict[str, Any]]:
+    return [{"column": f.column, "op": f.op, "value": f.value} for f in query.filters]
+
+
+def _next_url(request: Request, pinned: str, token: str) -> str:
+    url = request.url.replace(path=pinned).remove_query_params("_next")
+    return str(url.include_query_params(_next=token))
+
+
+@router.get("/{package}/{version}/{resource}", include_in_schema=False)
+async def read_rows(
+    request: Request,
+    package: str,
+    version: str,
+    resource: str,
+    catalog: CatalogDep,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+) -> Response:
+    """Rows of a resource, filtered, sorted and paged; format by suffix or Accept."""
+    name, fmt = split_format(resource)
+    release = snapshot.release(package, version)
+    spec = catalog.table_spec(package, version, name)
+    if fmt is None:
+        fmt = negotiate(request.headers.get("accept"), ROW_FORMATS)
+        if fmt is None:
+            offered = ", ".join(MEDIA_TYPES[f].split(";")[0] for f in ROW_FORMATS)
+            raise NotAcceptable(
+                f"cannot produce {request.headers.get('accept')!r}; offered: {offered}"
+            )
+    params = request.query_params.multi_items()
+    query = parse_row_query(
+        spec, params, default_size=settings.default_page_size, max_size=settings.max_page_size
+    )
+    etag = etag_for(release, request, version, variant=fmt)
+    headers = release_headers(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    )
+    headers["Vary"] = "Accept"
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    reader = RowReader(engine, spec, timeout=settings.query_timeout_seconds)
+    if fmt == "json":
+        licences = list(release.info.descriptor.get("licenses", []))
+        return await _json_page(
+            request, reader, query, headers, licences=licences, requested=version
+        )
+    filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
+    if query.download:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS:
+        resource_id = release.tables[name]
+        return StreamingResponse(
+            iter_resource_file(engine, resource_id), media_type=MEDIA_TYPES["csv"], headers=headers
+        )
+    header, rows = await reader.stream(query)
+    if fmt == "csv":
+        body = iter_csv(header, rows, delimiter=query.delimiter, bom=query.bom)
+    else:
+        body = iter_ndjson(header, rows)
+    return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+async def _json_page(
+    request: Request,
+    reader: RowReader,
+    query: RowQuery,
+    headers: dict[str, str],
+    *,
+    licences: list[dict[str, Any]],
+    requested: str,
+) -> Response:
+    spec = reader.spec
+    page = await reader.page(query)
+    next_token = page.next
+    pinned = pinned_path(request, requested, spec.version)
+    next_url = _next_url(request, pinned, next_token) if next_token else None
+    if next_url:
+        headers["Link"] += f', <{next_url}>; rel="next"'
+    body: dict[str, Any] = {
+        "package": spec.package,
+        "version": spec.version,
+        "resource": spec.resource,
+        "licenses": licences,
+        "filters": _filters_as_understood(query),
+        "sort": [str(k) for k in query.sort],
+        "columns": list(page.columns),
+        "total": page.total,
+        "size": query.size,
+        "rows": [dict(zip(page.columns, row, strict=True)) for row in page.rows],
+        "next": next_token,
+        "next_url": next_url,
+    }
+    if query.facets:
+        body["facets"] = page.facets
+    if page.total is not None:
+        headers["X-Total-Count"] = str(page.total)
+    return Response(dump_json(body), media_type="application/json", headers=headers)
+
+
+@router.get("/{package}/{version}/{resource}/{key}", include_in_schema=False)
+async def read_row(
+    request: Request,
+    package: str,
+    version: str,
+    resource: str,
+    key: str,
+    catalog: CatalogDep,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+) -> Response:
+    """One row by primary key (composite keys comma-joined)."""
+    release = snapshot.release(package, version)
+    spec = catalog.table_spec(package, version, resource)
+    values = parse_key(spec, key)
+    etag = etag_for(release, request, version)
+    headers = release_headers(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    )
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    row = await RowReader(engine, spec, timeout=settings.query_timeout_seconds).one(values)
+    if row is None:
+        raise NotFound(f"{resource} has no row with key {key!r}")
+    body = {
+        "package": spec.package,
+        "version": release.info.version,
+        "resource": resource,
+        "row": row,
+    }
+    return Response(dump_json(body), media_type="application/json", headers=headers)
