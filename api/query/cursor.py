@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+import isodate
 import sqlalchemy as sa
 
 from api.errors import BadQuery, ParamError
@@ -48,7 +49,7 @@ STORED_FORMS: dict[str, Callable[[Any], Any]] = {
     "number": lambda v: float(v) if isinstance(v, Decimal) else v,
     "datetime": _naive_utc,
     "yearmonth": lambda v: v if isinstance(v, str) else f"{int(v[0]):04d}-{int(v[1]):02d}",
-    "duration": lambda v: v if isinstance(v, str) else str(getattr(v, "isoformat", lambda: v)()),
+    "duration": lambda v: v if isinstance(v, str) else isodate.duration_isoformat(v),
     "any": lambda v: v if isinstance(v, str) else str(v),
 }
 
@@ -148,24 +149,34 @@ def _sort_text(sort: Sequence[SortKey]) -> str:
 
 
 def order_by(spec: TableSpec, sort: Sequence[SortKey]) -> list[sa.UnaryExpression[Any]]:
-    """Return the ORDER BY terms of `sort`, missing values last in both directions."""
+    """Return the ORDER BY terms of `sort`, missing values last in both directions.
+
+    NULLS LAST is left out on columns that cannot hold NULL, so an index can serve the order.
+    """
     terms = []
     for key in sort:
         column = spec.table.c[key.column]
-        terms.append((column.desc() if key.descending else column.asc()).nulls_last())
+        term = column.desc() if key.descending else column.asc()
+        terms.append(term.nulls_last() if column.nullable else term)
     return terms
+
+
+def _bound(column: sa.Column[Any], value: Any) -> sa.BindParameter[Any]:
+    # An explicit parameter: SQLAlchemy refuses `column > True` with a plain Python bool.
+    return sa.bindparam(column.key, value, type_=column.type, unique=True)
 
 
 def _after(column: sa.Column[Any], key: SortKey, value: Any) -> sa.ColumnElement[bool] | None:
     """Rows whose value in `column` sorts strictly after `value` (None: no row does)."""
     if value is None:
         return None  # missing values come last: nothing follows them
-    beyond = column < value if key.descending else column > value
+    bound = _bound(column, value)
+    beyond = column < bound if key.descending else column > bound
     return sa.or_(beyond, column.is_(None)) if column.nullable else beyond
 
 
 def _same(column: sa.Column[Any], value: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value
+    return column.is_(None) if value is None else column == _bound(column, value)
 
 
 def keyset_condition(

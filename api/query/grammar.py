@@ -123,7 +123,7 @@ OPERATORS: dict[str, Operator] = {op.key: op for op in (
     Operator("startswith", "Starts with the text; case matters.", TEXT_TYPES, "text",
              lambda c, v: sa.func.substr(c, 1, len(v)) == v),
     Operator("endswith", "Ends with the text; case matters.", TEXT_TYPES, "text",
-             lambda c, v: sa.func.substr(c, sa.func.length(c) - len(v) + 1) == v),
+             lambda c, v: sa.func.substr(c, sa.func.length(c) - (len(v) - 1)) == v),
     Operator("isnull", "`1` or `true`: the value is missing; `0` or `false`: it is present.",
              ALL_TYPES, "flag", lambda c, v: c.is_(None) if v else c.is_not(None)),
     Operator("notnull", "`1` or `true`: the value is present; `0` or `false`: it is missing.",
@@ -153,6 +153,7 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
 FLAGS: dict[str, bool] = {"1": True, "true": True, "0": False, "false": False}
 COUNT_MODES: dict[str, bool] = {"exact": True, "none": False}
 DELIMITERS: dict[str, str] = {",": ",", ";": ";", "\t": "\t", "\\t": "\t", "tab": "\t"}
+MAX_LIST_VALUES = 1000
 
 # What a valid value of each type looks like, for error messages (default formats only).
 TYPE_HINTS: dict[str, str] = {
@@ -322,13 +323,18 @@ class _Parser(_Reader):
 
 def _list_items(text: str) -> list[str]:
     if not text.startswith("["):
-        return text.split(",")
-    try:
-        items = json.loads(text)
-    except ValueError:
-        items = None
-    if not isinstance(items, list) or not items or not all(_scalar(i) for i in items):
-        raise _Problem("invalid-value", "A JSON array must hold strings and numbers, at least one.")
+        items: Any = text.split(",")
+    else:
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if not isinstance(items, list) or not items or not all(_scalar(i) for i in items):
+            raise _Problem(
+                "invalid-value", "A JSON array must hold strings and numbers, at least one."
+            )
+    if len(items) > MAX_LIST_VALUES:
+        raise _Problem("invalid-value", f"A list may hold at most {MAX_LIST_VALUES} values.")
     return [i if isinstance(i, str) else json.dumps(i) for i in items]
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from api.db.files import iter_resource_file, read_validation_report
 from api.deps import EngineDep, ReleaseDep, SettingsDep, SnapshotDep
 from api.metadata import urls
-from api.metadata.citation import render_citation
+from api.metadata.citation import citation_format, render_citation
 from api.render.archive import iter_release_zip, readme_text
 from api.render.rows import dump_json
 from api.routes.caching import etag_for, not_modified, release_headers
@@ -73,3 +73,26 @@ async def release_zip(
     filename = f"{info.package}-{info.version}.zip"
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return StreamingResponse(body, media_type="application/zip", headers=headers)
+
+
+@router.get("/{package}/{version}/citation", summary="Cite a release")
+async def release_citation(
+    request: Request,
+    version: str,
+    release: ReleaseDep,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    format: str = "apa",
+) -> Response:
+    """A citation of the pinned release: apa, bibtex, ris, csl-json or cff."""
+    chosen = citation_format(format)
+    etag = etag_for(release, request, version)
+    headers = release_headers(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings,
+        etag=etag,
+    )
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    text = render_citation(release.info, chosen.name, base_url=settings.base_url)
+    return Response(text, media_type=chosen.media_type, headers=headers)
