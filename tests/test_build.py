@@ -27,7 +27,7 @@ from api.query import (
     parse_row_query,
 )
 from api.query.cursor import STORED_FORMS, stored_value
-from api.query.grammar import SCALAR_TYPES
+from api.query.operators import SCALAR_TYPES
 
 PG_ENV = "OPENDATA_TEST_DATABASE_URL"
 PG_SKIP = f"{PG_ENV} not set; PostgreSQL tests skipped"

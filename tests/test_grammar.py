@@ -24,7 +24,7 @@ from api.query import (
     parse_key,
     parse_row_query,
 )
-from api.query.grammar import ALL_TYPES
+from api.query.operators import ALL_TYPES
 
 
 def table_spec(name: str, fields: list[dict[str, Any]], primary_key: list[str]) -> TableSpec:

@@ -2,17 +2,14 @@
 
 from api.query.build import Plan, build_count, build_facet, build_row, build_select
 from api.query.cursor import SortKey, decode_cursor, encode_cursor
-from api.query.grammar import (
+from api.query.grammar import Filter, RowQuery, parse_key, parse_row_query
+from api.query.operators import (
     CONTROLS,
     OPERATORS,
     Control,
-    Filter,
     Operator,
-    RowQuery,
     describe_control,
     operators_for,
-    parse_key,
-    parse_row_query,
 )
 
 __all__ = [

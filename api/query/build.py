@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from api.model import TableSpec
 from api.query.cursor import encode_cursor, keyset_condition, order_by
-from api.query.grammar import OPERATORS, RowQuery
+from api.query.grammar import RowQuery
+from api.query.operators import OPERATORS
 
 DEFAULT_FACET_SIZE = 30
 

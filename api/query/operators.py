@@ -1,0 +1,124 @@
+"""The filter operators and control parameters of the rows grammar, each defined once.
+
+Parsing, SQL building, the OpenAPI parameters and the README tables all iterate these registries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+ValueKind = Literal["single", "list", "range", "flag", "text"]
+Clause = Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]
+
+STRUCTURED_TYPES = frozenset({"geopoint", "geojson", "object", "array", "list"})
+SCALAR_TYPES = frozenset(
+    {"string", "number", "integer", "boolean", "date", "datetime", "time", "year", "yearmonth"}
+    | {"duration", "any"}
+)
+ALL_TYPES = SCALAR_TYPES | STRUCTURED_TYPES
+ORDERED_TYPES = SCALAR_TYPES - {"boolean", "duration", "any"}
+TEXT_TYPES = frozenset({"string", "any"})
+SORTABLE_TYPES = SCALAR_TYPES
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One filter operator: its key, what it means, the types it fits, its value and its SQL."""
+
+    key: str
+    description: str
+    types: frozenset[str]
+    kind: ValueKind
+    clause: Clause
+    enum_checked: bool = False
+
+
+@dataclass(frozen=True)
+class Control:
+    """One `_`-prefixed control parameter."""
+
+    key: str
+    description: str
+    repeatable: bool = False
+
+
+def _between(column: sa.ColumnElement[Any], bounds: tuple[Any, Any]) -> sa.ColumnElement[bool]:
+    low, high = bounds
+    clause: sa.ColumnElement[bool]
+    if low is None:
+        clause = column <= high
+    else:
+        clause = column >= low if high is None else column.between(low, high)
+    return clause
+
+
+# SQLite's LIKE ignores ASCII case, so the operators that respect case compare substrings, which
+# are case-sensitive on SQLite and PostgreSQL alike; `replace` drops the text wherever it occurs.
+# fmt: off
+MISSING_MATCH = "Rows where the value is missing match too."
+OPERATORS: dict[str, Operator] = {op.key: op for op in (
+    Operator("exact", "Equal to the value (`col=v` is the same).", SCALAR_TYPES, "single",
+             lambda c, v: c == v, enum_checked=True),
+    Operator("not", f"Not equal to the value. {MISSING_MATCH}", SCALAR_TYPES, "single",
+             lambda c, v: c.is_distinct_from(v), enum_checked=True),
+    Operator("gt", "Greater than the value.", ORDERED_TYPES, "single", lambda c, v: c > v),
+    Operator("gte", "Greater than or equal to the value.", ORDERED_TYPES, "single",
+             lambda c, v: c >= v),
+    Operator("lt", "Less than the value.", ORDERED_TYPES, "single", lambda c, v: c < v),
+    Operator("lte", "Less than or equal to the value.", ORDERED_TYPES, "single",
+             lambda c, v: c <= v),
+    Operator("between", "Between two values, both included, written `a..b`; either end may be "
+             "left out (`a..` or `..b`).", ORDERED_TYPES, "range", _between),
+    Operator("in", "Equal to one of a comma-separated list of values; write a JSON array "
+             "(`[\"a,b\",\"c\"]`) when a value holds a comma.", SCALAR_TYPES, "list",
+             lambda c, v: c.in_(v), enum_checked=True),
+    Operator("notin", "Equal to none of a comma-separated list of values (or a JSON array). "
+             f"{MISSING_MATCH}", SCALAR_TYPES, "list",
+             lambda c, v: sa.or_(c.not_in(v), c.is_(None)), enum_checked=True),
+    Operator("contains", "Contains the text; case matters.", TEXT_TYPES, "text",
+             lambda c, v: sa.func.replace(c, v, "") != c),
+    Operator("icontains", "Contains the text, ignoring case.", TEXT_TYPES, "text",
+             lambda c, v: c.icontains(v, autoescape=True)),
+    Operator("startswith", "Starts with the text; case matters.", TEXT_TYPES, "text",
+             lambda c, v: sa.func.substr(c, 1, len(v)) == v),
+    Operator("endswith", "Ends with the text; case matters.", TEXT_TYPES, "text",
+             lambda c, v: sa.func.substr(c, sa.func.length(c) - (len(v) - 1)) == v),
+    Operator("isnull", "`1` or `true`: the value is missing; `0` or `false`: it is present.",
+             ALL_TYPES, "flag", lambda c, v: c.is_(None) if v else c.is_not(None)),
+    Operator("notnull", "`1` or `true`: the value is present; `0` or `false`: it is missing.",
+             ALL_TYPES, "flag", lambda c, v: c.is_not(None) if v else c.is_(None)),
+)}
+
+CONTROLS: dict[str, Control] = {control.key: control for control in (
+    Control("_sort", "Sort by these columns, comma-separated and/or repeated; `-col` sorts "
+            "descending. Missing values come last. The primary key always breaks ties.", True),
+    Control("_col", "Return only these columns (comma-separated and/or repeated), in schema "
+            "order.", True),
+    Control("_nocol", "Leave out these columns (comma-separated and/or repeated).", True),
+    Control("_size", "Rows per page: {default_size} by default, at most {max_size}."),
+    Control("_next", "The cursor of the next page, as given in `next_url`; opaque."),
+    Control("_count", "`exact` (the default) returns the number of matching rows; `none` skips "
+            "counting."),
+    Control("_facet", "Count the rows under the current filters by each value of this column "
+            "(comma-separated and/or repeated).", True),
+    Control("_bom", "CSV only: `1` starts the file with a UTF-8 byte order mark, for Excel."),
+    Control("_delimiter", "CSV only: the field separator, `,` (the default), `;` or a tab "
+            "(`\\t` or `tab`)."),
+    Control("_dl", "`1` asks the browser to save the file, named after the package, version and "
+            "resource."),
+)}
+# fmt: on
+
+
+def describe_control(key: str, *, default_size: int, max_size: int) -> str:
+    """Return the description of a control with the page-size limits filled in."""
+    return CONTROLS[key].description.format(default_size=default_size, max_size=max_size)
+
+
+def operators_for(field_type: str) -> list[str]:
+    """Return the keys of the operators that fit a Table Schema type, in registry order."""
+    return [op.key for op in OPERATORS.values() if field_type in op.types]
