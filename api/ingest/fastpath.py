@@ -11,7 +11,7 @@ from typing import Any
 
 import frictionless
 
-from api.db.sqltypes import storage_converter
+from api.storage import storage_converter
 
 ColumnCaster = Callable[[Sequence[str]], list[Any]]
 

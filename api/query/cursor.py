@@ -13,15 +13,15 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-import isodate
 import sqlalchemy as sa
 
 from api.errors import BadQuery, ParamError
 from api.model import TableSpec
+from api.storage import stored_value
 
 CURSOR_PARAM = "_next"
 MAX_CURSOR_LENGTH = 4096
@@ -37,26 +37,6 @@ class SortKey:
 
     def __str__(self) -> str:
         return f"-{self.column}" if self.descending else self.column
-
-
-# How the loader (`api/db/sqltypes.py`) stores a value read by frictionless, so that filters and
-# cursors compare like with like. The two tables must agree; tests/test_build.py checks it.
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-STORED_FORMS: dict[str, Callable[[Any], Any]] = {
-    "number": lambda v: float(v) if isinstance(v, Decimal) else v,
-    "datetime": _naive_utc,
-    "yearmonth": lambda v: v if isinstance(v, str) else f"{int(v[0]):04d}-{int(v[1]):02d}",
-    "duration": lambda v: v if isinstance(v, str) else isodate.duration_isoformat(v),
-    "any": lambda v: v if isinstance(v, str) else str(v),
-}
-
-
-def stored_value(field_type: str, value: Any) -> Any:
-    """Return a frictionless-typed value in the form the loader stores for its type."""
-    return value if value is None else STORED_FORMS.get(field_type, lambda v: v)(value)
 
 
 # Values JSON cannot carry as themselves are written as {tag: text} and read back with `parse`.

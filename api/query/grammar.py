@@ -16,7 +16,7 @@ import frictionless
 
 from api.errors import BadQuery, NotFound, ParamError
 from api.model import FieldSpec, TableSpec
-from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor, stored_value
+from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor
 from api.query.operators import (
     CONTROLS,
     OPERATORS,
@@ -25,6 +25,7 @@ from api.query.operators import (
     Operator,
     operators_for,
 )
+from api.storage import stored_value
 
 
 @dataclass(frozen=True)
