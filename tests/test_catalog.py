@@ -15,12 +15,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.errors import PackageInvalid
-from api.ingest.catalog import (
-    build_catalog,
-    check_catalog,
-    split_catalog_resource_name,
-    write_catalog,
-)
+from api.ingest.catalog import build_catalog, check_catalog, write_catalog
 from api.ingest.discover import (
     ReleaseRef,
     find_releases,
@@ -29,6 +24,7 @@ from api.ingest.discover import (
     latest_releases,
     parse_semver,
 )
+from api.metadata.datapackage import split_catalog_resource_name
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datasets"
 runner = CliRunner()

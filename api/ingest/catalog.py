@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from api.errors import PackageInvalid
+from api.metadata.datapackage import catalog_resource_name
 
 from .discover import DESCRIPTOR_NAME, ReleaseRef, latest_releases
 from .validate import DEFAULT_ENCODING, validate_descriptor
@@ -29,17 +30,6 @@ CATALOG_DESCRIPTION = (
 V2_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 
 Descriptor = dict[str, Any]
-
-
-def catalog_resource_name(package: str, resource: str) -> str:
-    """The name of a package's resource in the root descriptor."""
-    return f"{package}.{resource}"
-
-
-def split_catalog_resource_name(name: str) -> tuple[str, str]:
-    """(package, resource) of a root descriptor resource name."""
-    package, _, resource = name.rpartition(".")
-    return package, resource
 
 
 def _read_json(path: Path) -> Any:

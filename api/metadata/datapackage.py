@@ -9,6 +9,17 @@ from typing import Any
 from api.model import ReleaseInfo
 
 
+def catalog_resource_name(package: str, resource: str) -> str:
+    """The name of a package's resource in the root descriptor (resource names hold no dot)."""
+    return f"{package}.{resource}"
+
+
+def split_catalog_resource_name(name: str) -> tuple[str, str]:
+    """(package, resource) of a root descriptor resource name."""
+    package, _, resource = name.rpartition(".")
+    return package, resource
+
+
 def release_url(base_url: str, package: str, version: str) -> str:
     """The versioned URL prefix of a release."""
     return f"{base_url}/v1/datasets/{package}/{version}"
@@ -35,8 +46,10 @@ def root_descriptor(latest: Sequence[ReleaseInfo], *, base_url: str) -> dict[str
     licenses: list[dict[str, Any]] = []
     for release in latest:
         descriptor = release_descriptor(release, base_url=base_url)
-        names = {r["name"]: f"{release.package}_{r['name']}".replace("-", "_")
-                 for r in descriptor.get("resources", [])}
+        names = {
+            r["name"]: catalog_resource_name(release.package, r["name"])
+            for r in descriptor.get("resources", [])
+        }
         for resource in descriptor.get("resources", []):
             resource = copy.deepcopy(resource)
             resource["name"] = names[resource["name"]]
