@@ -1,0 +1,421 @@
+"""DCAT-AP 3.0.1 catalog of the packages, built with rdflib, paged with Hydra.
+
+One ``dcat:Dataset`` per package under its stable, version-less IRI, describing the latest
+release. Earlier releases are linked with ``dcat:previousVersion`` under their pinned release
+IRIs but are *not* typed ``dcat:Dataset`` and not listed with ``dcat:dataset``, so harvesters
+that import every ``dcat:Dataset`` node do not create one dataset per release (for the same
+reason ``dcat:hasVersion``, whose DCAT-AP range is ``dcat:Dataset``, is not used).
+
+The served graph includes `vocabulary_graph` triples that type the controlled IRIs it points at
+(themes, languages, places, file types, licences): DCAT-AP's range shapes are closed-world, and
+these triples restate what EU Vocabularies and IANA publish, so the document validates alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
+
+from api.errors import BadQuery, NotAcceptable, ParamError
+from api.metadata import (
+    Agent,
+    CatalogInfo,
+    PackageFacts,
+    ResourceFacts,
+    catalog_publisher,
+    iso_z,
+    package_facts,
+    urls,
+    utc,
+)
+from api.metadata.vocab import (
+    ADMS,
+    DCAT,
+    DCATAP,
+    DCT,
+    DCT_FORMAT,
+    DCT_TITLE,
+    EU,
+    FILE_FORMATS,
+    FOAF,
+    HYDRA,
+    OWL,
+    SKOS,
+    SPDX,
+    STABLE,
+    VCARD,
+)
+from api.metadata.vocab import vocabulary_graph as vocabulary_graph  # re-exported
+from api.model import ReleaseInfo
+
+MEDIA_TYPES = {"jsonld": "application/ld+json", "ttl": "text/turtle", "rdf": "application/rdf+xml"}
+RDF_FORMATS: dict[str, str] = {"jsonld": "json-ld", "ttl": "turtle", "rdf": "xml"}
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+# Inline JSON-LD context: prefixes only, so no client has to fetch a remote context.
+CONTEXT: dict[str, str] = {
+    "adms": str(ADMS), "dcat": str(DCAT), "dcatap": str(DCATAP), "dct": str(DCT), "foaf": str(FOAF),
+    "hydra": str(HYDRA), "owl": str(OWL), "rdfs": str(RDFS), "skos": str(SKOS),
+    "spdx": str(SPDX), "vcard": str(VCARD), "xsd": str(XSD),
+}
+
+_DATE_TYPES = (
+    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), XSD.date),
+    (re.compile(r"^\d{4}-\d{2}$"), XSD.gYearMonth),
+    (re.compile(r"^\d{4}$"), XSD.gYear),
+)
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    """The packages on one page of the catalog, with what the Hydra links need."""
+
+    packages: tuple[tuple[ReleaseInfo, ...], ...]
+    page: int
+    page_size: int
+    total: int
+    modified_since: datetime | None = None
+
+    @property
+    def last_page(self) -> int:
+        """Number of the last page (1 when the catalog is empty)."""
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a later page exists."""
+        return self.page < self.last_page
+
+
+def _check_paging(page: int, page_size: int) -> None:
+    errors = []
+    if page < 1:
+        errors.append(ParamError("page", "invalid-control", "page must be 1 or more"))
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        errors.append(ParamError(
+            "page_size", "invalid-control", f"page_size must be between 1 and {MAX_PAGE_SIZE}"))
+    if errors:
+        raise BadQuery(errors)
+
+
+def select_page(
+    packages: Sequence[Sequence[ReleaseInfo]],
+    *,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    modified_since: datetime | None = None,
+) -> CatalogPage:
+    """Keep packages whose latest release was loaded at or after `modified_since`, then page."""
+    _check_paging(page, page_size)
+    since = utc(modified_since) if modified_since is not None else None
+    kept = [
+        tuple(releases) for releases in packages
+        if releases and (since is None or utc(releases[-1].loaded_at) >= since)
+    ]
+    start = (page - 1) * page_size
+    return CatalogPage(tuple(kept[start:start + page_size]), page, page_size, len(kept),
+                       modified_since)
+
+
+def _node(*parts: str) -> BNode:
+    """A blank node whose label depends only on `parts`, so output is stable between calls."""
+    return BNode("n" + hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:24])
+
+
+def _date_literal(value: str) -> Literal | None:
+    for pattern, datatype in _DATE_TYPES:
+        if pattern.match(value):
+            return Literal(value, datatype=datatype)
+    try:
+        return Literal(utc(datetime.fromisoformat(value.replace("Z", "+00:00"))))
+    except ValueError:
+        return None
+
+
+def _add_agent(graph: Graph, agent: Agent, key: str) -> BNode:
+    node = _node("agent", key, agent.name)
+    graph.add((node, RDF.type, FOAF.Agent))
+    graph.add((node, RDF.type, FOAF.Person if agent.is_person else FOAF.Organization))
+    graph.add((node, FOAF.name, Literal(agent.name)))
+    if agent.email:
+        graph.add((node, FOAF.mbox, URIRef(f"mailto:{agent.email}")))
+    if agent.url:
+        graph.add((node, FOAF.homepage, URIRef(agent.url)))
+    return node
+
+
+def _add_contact(graph: Graph, agent: Agent, key: str) -> BNode:
+    node = _node("contact", key, agent.name)
+    graph.add((node, RDF.type, VCARD.Kind))
+    graph.add((node, VCARD.fn, Literal(agent.name)))
+    if agent.email:
+        graph.add((node, VCARD.hasEmail, URIRef(f"mailto:{agent.email}")))
+    if agent.url:
+        graph.add((node, VCARD.hasURL, URIRef(agent.url)))
+    return node
+
+
+def _add_distribution(
+    graph: Graph, facts: PackageFacts, resource: ResourceFacts | None, fmt: str, *, base_url: str
+) -> URIRef:
+    """One distribution of the latest release: a resource as CSV or JSON, or the whole zip."""
+    package, version = facts.package, facts.version
+    release = urls.release_iri(base_url, package=package, version=version)
+    file_format = FILE_FORMATS[fmt]
+    if resource is None:
+        node = URIRef(f"{release}#zip")
+        url = urls.zip_url(base_url, package=package, version=version)
+        title = f"{facts.title}, version {version} (Frictionless data package, ZIP)"
+        description = "Every resource of the release with its datapackage.json, as one ZIP file."
+    else:
+        node = URIRef(f"{release}#{resource.name}-{fmt}")
+        url = urls.rows_url(base_url, package=package, version=version, resource=resource.name,
+                            fmt=fmt)
+        title = f"{resource.title}, version {version} ({file_format.label})"
+        description = resource.description or f"Resource {resource.name} of {facts.title}."
+        if fmt == "json":
+            description += " Paged JSON rows: follow next_url for the following pages."
+    graph.add((node, RDF.type, DCAT.Distribution))
+    graph.add((node, DCT_TITLE, Literal(title)))
+    graph.add((node, DCT.description, Literal(description)))
+    graph.add((node, DCAT.accessURL, URIRef(url)))
+    if fmt != "json":  # the JSON rows are an API with pages, not one downloadable file
+        graph.add((node, DCAT.downloadURL, URIRef(url)))
+    graph.add((node, DCT_FORMAT, URIRef(file_format.file_type_iri)))
+    graph.add((node, DCAT.mediaType, URIRef(file_format.media_type_iri)))
+    graph.add((node, DCATAP.availability, URIRef(STABLE)))  # pinned URLs never change
+    licence = facts.licence.eu_iri or facts.licence.url
+    if licence:
+        graph.add((node, DCT.license, URIRef(licence)))
+    graph.add((node, DCT.issued, Literal(facts.released)))
+    graph.add((node, DCT.modified, Literal(facts.modified)))
+    if resource is not None and fmt == "csv":
+        if resource.bytes is not None:
+            size = Literal(resource.bytes, datatype=XSD.nonNegativeInteger)
+            graph.add((node, DCAT.byteSize, size))
+        if resource.checksum is not None:
+            algorithm, digest = resource.checksum
+            checksum = _node("checksum", str(node))
+            graph.add((node, SPDX.checksum, checksum))
+            graph.add((checksum, RDF.type, SPDX.Checksum))
+            graph.add((checksum, SPDX.algorithm, SPDX[f"checksumAlgorithm_{algorithm}"]))
+            graph.add((checksum, SPDX.checksumValue, Literal(digest, datatype=XSD.hexBinary)))
+    return node
+
+
+def _add_versions(graph: Graph, facts: PackageFacts, dataset: URIRef, *, base_url: str) -> None:
+    """Link the pinned release IRIs: newest is current, each points at the one before."""
+    previous: URIRef | None = None
+    for release in facts.releases:
+        node = URIRef(urls.release_iri(base_url, package=facts.package, version=release.version))
+        graph.add((node, DCAT.version, Literal(release.version)))
+        if release.published is not None:
+            graph.add((node, DCT.issued, Literal(release.published)))
+        graph.add((node, RDFS.seeAlso, URIRef(urls.descriptor_url(
+            base_url, package=facts.package, version=release.version))))
+        if previous is not None:
+            graph.add((node, DCAT.previousVersion, previous))
+        previous = node
+    graph.add((dataset, DCAT.hasCurrentVersion, URIRef(
+        urls.release_iri(base_url, package=facts.package, version=facts.version))))
+    if len(facts.releases) > 1:
+        before = facts.releases[-2].version
+        graph.add((dataset, DCAT.previousVersion, URIRef(
+            urls.release_iri(base_url, package=facts.package, version=before))))
+
+
+def add_dataset(graph: Graph, facts: PackageFacts, *, base_url: str) -> URIRef:
+    """Add one package as a ``dcat:Dataset`` (latest release) to `graph`; return its IRI."""
+    iri = urls.dataset_iri(base_url, facts.package)
+    dataset = URIRef(iri)
+    graph.add((dataset, RDF.type, DCAT.Dataset))
+    graph.add((dataset, DCT_TITLE, Literal(facts.title)))
+    graph.add((dataset, DCT.description, Literal(facts.description)))
+    graph.add((dataset, DCT.identifier, Literal(iri)))
+    graph.add((dataset, DCAT.version, Literal(facts.version)))
+    graph.add((dataset, OWL.versionInfo, Literal(facts.version)))
+    if facts.latest.changelog:
+        graph.add((dataset, ADMS.versionNotes, Literal(facts.latest.changelog)))
+    graph.add((dataset, DCT.issued, Literal(facts.issued)))
+    graph.add((dataset, DCT.modified, Literal(facts.modified)))
+    for keyword in facts.keywords:
+        graph.add((dataset, DCAT.keyword, Literal(keyword)))
+    if facts.publisher is not None:
+        graph.add((dataset, DCT.publisher, _add_agent(graph, facts.publisher, iri)))
+    for creator in facts.creators:
+        graph.add((dataset, DCT.creator, _add_agent(graph, creator, iri)))
+    if facts.contact is not None:
+        graph.add((dataset, DCAT.contactPoint, _add_contact(graph, facts.contact, iri)))
+    for prop, values in ((DCAT.theme, facts.themes), (DCT.spatial, facts.spatial),
+                         (DCT.language, facts.languages)):
+        for value in values:
+            graph.add((dataset, prop, URIRef(value)))
+    if facts.frequency:
+        graph.add((dataset, DCT.accrualPeriodicity, URIRef(facts.frequency)))
+    _add_period(graph, facts, dataset)
+    landing = URIRef(urls.landing_page(base_url, facts.package))
+    graph.add((dataset, DCAT.landingPage, landing))
+    graph.add((landing, RDF.type, FOAF.Document))
+    for resource in facts.resources:
+        for fmt in ("csv", "json"):
+            distribution = _add_distribution(graph, facts, resource, fmt, base_url=base_url)
+            graph.add((dataset, DCAT.distribution, distribution))
+    zipped = _add_distribution(graph, facts, None, "zip", base_url=base_url)
+    graph.add((dataset, DCAT.distribution, zipped))
+    _add_versions(graph, facts, dataset, base_url=base_url)
+    return dataset
+
+
+def _add_period(graph: Graph, facts: PackageFacts, dataset: URIRef) -> None:
+    start = _date_literal(facts.temporal_start) if facts.temporal_start else None
+    end = _date_literal(facts.temporal_end) if facts.temporal_end else None
+    if start is None and end is None:
+        return
+    period = _node("period", str(dataset))
+    graph.add((dataset, DCT.temporal, period))
+    graph.add((period, RDF.type, DCT.PeriodOfTime))
+    if start is not None:
+        graph.add((period, DCAT.startDate, start))
+    if end is not None:
+        graph.add((period, DCAT.endDate, end))
+
+
+def _new_graph(store: str = "default") -> Graph:
+    graph = Graph(store=store)
+    for prefix, namespace in CONTEXT.items():
+        graph.bind(prefix, namespace, override=True, replace=True)
+    return graph
+
+
+def dataset_graph(
+    releases: Sequence[ReleaseInfo], *, base_url: str, with_vocabulary: bool = True
+) -> Graph:
+    """One package alone as DCAT-AP (for a dataset's own RDF representation)."""
+    graph = _new_graph()
+    add_dataset(graph, package_facts(releases), base_url=base_url)
+    if with_vocabulary:
+        graph += vocabulary_graph(graph)
+    return graph
+
+
+def _add_paging(graph: Graph, catalog: URIRef, selected: CatalogPage, *, base_url: str,
+                ext: str) -> None:
+    since = iso_z(selected.modified_since) if selected.modified_since is not None else None
+
+    def page_url(number: int) -> URIRef:
+        return URIRef(urls.catalog_url(base_url, ext, page=number, page_size=selected.page_size,
+                                       modified_since=since))
+
+    view = page_url(selected.page)
+    graph.add((catalog, RDF.type, HYDRA.Collection))
+    graph.add((catalog, HYDRA.totalItems, Literal(selected.total)))
+    graph.add((catalog, HYDRA.view, view))
+    # PagedCollection is Hydra's former name; older harvesters look for it.
+    graph.add((view, RDF.type, HYDRA.PartialCollectionView))
+    graph.add((view, RDF.type, HYDRA.PagedCollection))
+    graph.add((view, HYDRA.totalItems, Literal(selected.total)))
+    graph.add((view, HYDRA.itemsPerPage, Literal(selected.page_size)))
+    graph.add((view, HYDRA.first, page_url(1)))
+    graph.add((view, HYDRA.last, page_url(selected.last_page)))
+    if selected.has_next:
+        graph.add((view, HYDRA.next, page_url(selected.page + 1)))
+    if selected.page > 1:
+        graph.add((view, HYDRA.previous, page_url(min(selected.page - 1, selected.last_page))))
+    search = _node("search", str(catalog), ext)
+    graph.add((catalog, HYDRA.search, search))
+    graph.add((search, RDF.type, HYDRA.IriTemplate))
+    graph.add((search, HYDRA.template, Literal(urls.catalog_template(base_url, ext))))
+    graph.add((search, HYDRA.variableRepresentation, HYDRA.BasicRepresentation))
+    for variable, prop in (("page", HYDRA.pageIndex), ("page_size", HYDRA.limit),
+                           ("modified_since", DCT.modified)):
+        mapping = _node("mapping", str(catalog), ext, variable)
+        graph.add((search, HYDRA.mapping, mapping))
+        graph.add((mapping, RDF.type, HYDRA.IriTemplateMapping))
+        graph.add((mapping, HYDRA.variable, Literal(variable)))
+        graph.add((mapping, HYDRA.property, prop))
+        graph.add((mapping, HYDRA.required, Literal(False)))
+
+
+def build_catalog_graph(
+    packages: Sequence[Sequence[ReleaseInfo]],
+    *,
+    base_url: str,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    total: int | None = None,
+    modified_since: datetime | None = None,
+    catalog: CatalogInfo | None = None,
+    ext: str = "jsonld",
+    with_vocabulary: bool = True,
+) -> Graph:
+    """The DCAT-AP catalog page as a graph.
+
+    :param packages: every package (releases oldest first); filtered by `modified_since` and
+        paged here. When `total` is given, `packages` is taken as the selected page already.
+    :param ext: the serialization the Hydra page links point at (``jsonld``, ``ttl``, ``rdf``).
+    :param with_vocabulary: include the triples that type the controlled IRIs used.
+    """
+    if total is None:
+        selected = select_page(packages, page=page, page_size=page_size,
+                               modified_since=modified_since)
+    else:
+        _check_paging(page, page_size)
+        selected = CatalogPage(tuple(tuple(r) for r in packages if r), page, page_size, total,
+                               modified_since)
+    info = catalog or CatalogInfo()
+    all_facts = [package_facts(releases) for releases in selected.packages]
+    graph = _new_graph()
+    node = URIRef(urls.catalog_iri(base_url))
+    graph.add((node, RDF.type, DCAT.Catalog))
+    graph.add((node, DCT_TITLE, Literal(info.title)))
+    graph.add((node, DCT.description, Literal(info.description)))
+    publisher = catalog_publisher(info, all_facts, base_url=base_url)
+    graph.add((node, DCT.publisher, _add_agent(graph, publisher, str(node))))
+    homepage = URIRef(urls.home_url(base_url))
+    graph.add((node, FOAF.homepage, homepage))
+    graph.add((homepage, RDF.type, FOAF.Document))
+    for language in info.languages:
+        graph.add((node, DCT.language, URIRef(language)))
+    graph.add((node, DCAT.themeTaxonomy, URIRef(f"{EU}data-theme")))
+    if all_facts:
+        graph.add((node, DCT.modified, Literal(max(f.modified for f in all_facts))))
+    for facts in all_facts:
+        graph.add((node, DCAT.dataset, add_dataset(graph, facts, base_url=base_url)))
+    _add_paging(graph, node, selected, base_url=base_url, ext=ext)
+    if with_vocabulary:
+        graph += vocabulary_graph(graph)
+    return graph
+
+
+def serialize_catalog(graph: Graph, fmt: str) -> bytes:
+    """Serialize as ``json-ld`` (inline context), ``turtle`` or ``xml`` (or by extension)."""
+    name = RDF_FORMATS.get(fmt, fmt)
+    if name not in ("json-ld", "turtle", "xml"):
+        expected = ", ".join(sorted({*RDF_FORMATS, *RDF_FORMATS.values()}))
+        raise NotAcceptable(f"no RDF serialization called {fmt!r}; expected one of {expected}")
+    # SimpleMemory keeps insertion order, so sorted triples give the same bytes in every process.
+    ordered = _new_graph("SimpleMemory")
+    for triple in sorted(graph):
+        ordered.add(triple)
+    if name == "json-ld":
+        document = json.loads(ordered.serialize(format="json-ld", context=CONTEXT))
+        return json.dumps(_sorted_sets(document), ensure_ascii=False, indent=2).encode() + b"\n"
+    return ordered.serialize(format=name, encoding="utf-8")
+
+
+def _sorted_sets(value: Any) -> Any:
+    """Sort every JSON-LD array (all are unordered sets here: no ``@list`` is emitted)."""
+    if isinstance(value, dict):
+        return {key: _sorted_sets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_sorted_sets(item) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return value
