@@ -10,13 +10,22 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import datasets, health, problems, releases, rows
+from api.routes import ckan, datasets, harvest, health, pages, problems, releases, rows
 from api.routes.openapi import install_openapi
 
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 # Specific release routes first: `datapackage.json`, `validation.json` are not resources.
-ROUTERS = (health.router, datasets.router, releases.router, rows.router)
+ROUTERS = (
+    health.router,
+    pages.router,
+    ckan.router,
+    datasets.router,
+    releases.router,
+    rows.router,
+    # Last: `/v1/datasets/{package}/{version}` would otherwise also match `{version}.zip`.
+    harvest.router,
+)
 
 
 def register_routes(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.db.releases import Catalog
 from api.model import FieldSpec, TableSpec
-from api.query.grammar import CONTROLS, OPERATORS, describe_control, operators_for
+from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
 
 # Table Schema type -> JSON Schema of one value.
 JSON_SCHEMA_TYPES: dict[str, dict[str, Any]] = {

@@ -88,7 +88,11 @@ async def release_citation(
     chosen = citation_format(format)
     etag = etag_for(release, request, version)
     headers = release_headers(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings,
+        request,
+        release=release,
+        requested=version,
+        snapshot=snapshot,
+        settings=settings,
         etag=etag,
     )
     cached = not_modified(request, etag, headers)

@@ -1,0 +1,119 @@
+"""A CKAN-compatible read API (`/api/3/action/...`), in CKAN's own envelope and error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.db.releases import Snapshot
+from api.deps import SettingsDep, SnapshotDep
+from api.metadata.ckan import (
+    CkanError,
+    CkanValidationError,
+    envelope,
+    error_envelope,
+    find_package,
+    package_dict,
+    package_list,
+    search_packages,
+)
+from api.render.rows import dump_json
+
+router = APIRouter(tags=["ckan"], include_in_schema=False)
+CKAN_VERSION = "2.10.4"
+
+
+def _dicts(snapshot: Snapshot, base_url: str) -> list[dict[str, Any]]:
+    return [
+        package_dict([r.info for r in releases], base_url=base_url)
+        for releases in snapshot.packages.values()
+    ]
+
+
+def _int(params: dict[str, Any], name: str, default: int) -> int:
+    value = params.get(name, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise CkanValidationError(name, "Invalid integer") from exc
+
+
+def _package_show(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
+    if not params.get("id"):
+        raise CkanValidationError("id", "Missing value")
+    return find_package(dicts, str(params["id"]))
+
+
+def _package_search(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
+    return search_packages(
+        dicts,
+        q=params.get("q"),
+        fq=params.get("fq"),
+        rows=_int(params, "rows", 10),
+        start=_int(params, "start", 0),
+        sort=params.get("sort"),
+    )
+
+
+def _package_list(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
+    names = package_list(dicts)
+    offset = _int(params, "offset", 0)
+    limit = params.get("limit")
+    return names[offset : offset + _int(params, "limit", 0)] if limit else names[offset:]
+
+
+def _status_show(_params: dict[str, Any], _dicts: list[dict[str, Any]]) -> Any:
+    return {
+        "ckan_version": CKAN_VERSION,
+        "site_title": "Open data API",
+        "site_description": "Validated, versioned and citable open data packages.",
+        "locale_default": "en",
+        "extensions": ["dcat", "datapackage"],
+    }
+
+
+ACTIONS = {
+    "package_list": _package_list,
+    "package_show": _package_show,
+    "package_search": _package_search,
+    "status_show": _status_show,
+}
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        body = await request.body()
+        if body:
+            try:
+                posted = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                posted = dict((await request.form()).items())
+            if isinstance(posted, dict):
+                params.update(posted)
+    return params
+
+
+@router.api_route("/api/3/action/{action}", methods=["GET", "POST"])
+@router.api_route("/api/action/{action}", methods=["GET", "POST"])
+async def ckan_action(
+    action: str, request: Request, snapshot: SnapshotDep, settings: SettingsDep
+) -> Response:
+    """Run one read-only CKAN action."""
+    base = settings.base_url
+    handler = ACTIONS.get(action)
+    if handler is None:
+        error = {"__type": "Bad request", "message": f"Action name not known: {action}"}
+        body = error_envelope(action, error, base_url=base)
+        return Response(dump_json(body), status_code=400, media_type="application/json")
+    try:
+        result = handler(await _params(request), _dicts(snapshot, base))
+    except CkanError as exc:
+        body = error_envelope(action, exc.error, base_url=base)
+        return Response(dump_json(body), status_code=exc.status, media_type="application/json")
+    return Response(
+        dump_json(envelope(action, result, base_url=base)), media_type="application/json"
+    )

@@ -1,0 +1,93 @@
+"""Metadata for harvesters: the root descriptor, DCAT-AP 3 and DCAT-US data.json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import SettingsDep, SnapshotDep
+from api.errors import BadQuery, ParamError
+from api.metadata import urls
+from api.metadata.datajson import build_data_json
+from api.metadata.datapackage import root_descriptor
+from api.metadata.dcat import (
+    DEFAULT_PAGE_SIZE,
+    MEDIA_TYPES,
+    build_catalog_graph,
+    serialize_catalog,
+)
+from api.render.rows import dump_json
+
+router = APIRouter(tags=["metadata"])
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        message = f"modified_since must be an ISO 8601 date or date-time; got {text!r}"
+        raise BadQuery([ParamError("modified_since", "invalid-value", message)]) from exc
+
+
+@router.get("/datapackage.json", summary="Root collection descriptor")
+async def root_datapackage(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+    """Every resource of the latest release of each package, with absolute URLs."""
+    latest = [releases[-1].info for releases in snapshot.packages.values()]
+    body = root_descriptor(latest, base_url=settings.base_url)
+    return Response(dump_json(body), media_type="application/json")
+
+
+@router.get("/catalog", include_in_schema=False)
+async def catalog_iri() -> RedirectResponse:
+    """The format-neutral catalog IRI resolves to its JSON-LD."""
+    return RedirectResponse("/catalog.jsonld", status_code=303)
+
+
+@router.get("/catalog.{ext}", summary="DCAT-AP 3 catalog")
+async def dcat_catalog(
+    ext: str,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    page: int = Query(1, description="Page number, from 1."),
+    page_size: int = Query(DEFAULT_PAGE_SIZE, description="Datasets per page (at most 1000)."),
+    modified_since: str | None = Query(
+        None, description="Only packages whose latest release was loaded at or after this time."
+    ),
+) -> Response:
+    """The DCAT-AP 3 catalog as JSON-LD (`.jsonld`), Turtle (`.ttl`) or RDF/XML (`.rdf`)."""
+    if ext not in MEDIA_TYPES:
+        raise BadQuery(
+            [ParamError("ext", "unknown-format", f"use one of: {', '.join(MEDIA_TYPES)}")]
+        )
+    packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
+    graph = build_catalog_graph(
+        packages,
+        base_url=settings.base_url,
+        page=page,
+        page_size=page_size,
+        modified_since=_parse_since(modified_since),
+        ext=ext,
+    )
+    return Response(serialize_catalog(graph, ext), media_type=MEDIA_TYPES[ext])
+
+
+@router.get("/data.json", summary="DCAT-US 1.1 catalog")
+async def data_json(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+    """The Project Open Data (DCAT-US 1.1) catalog, as data.gov harvests it."""
+    packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
+    body = build_data_json(packages, base_url=settings.base_url)
+    return Response(dump_json(body), media_type="application/json")
+
+
+@router.get("/v1/datasets/{package}/{version}", include_in_schema=False)
+async def release_iri(package: str, version: str, snapshot: SnapshotDep) -> RedirectResponse:
+    """A release IRI resolves to its descriptor."""
+    snapshot.release(package, version)
+    return RedirectResponse(f"/v1/datasets/{package}/{version}/datapackage.json", status_code=303)
+
+
+__all__ = ["router", "urls"]
