@@ -58,10 +58,11 @@ class _Cache:
 RESULTS = _Cache(COUNT_CACHE_SIZE)
 
 
-def _cache_key(kind: str, spec: TableSpec, select: sa.Select[Any]) -> tuple[Any, ...]:
-    compiled = select.compile()
-    params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
-    return (kind, spec.table.name, str(compiled), params)
+def _cache_key(
+    kind: str, engine: sa.Engine, spec: TableSpec, query: RowQuery, *extra: str
+) -> tuple[Any, ...]:
+    filters = tuple(sorted((f.column, f.op, repr(f.value)) for f in query.filters))
+    return (kind, str(engine.url), spec.table.name, filters, *extra)
 
 
 class RowReader:
@@ -105,20 +106,20 @@ class RowReader:
         """The number of rows matching the filters (cached: releases never change)."""
         if not query.filters:
             return self.spec.row_count
-        select = build_count(self.spec, query)
-        key = _cache_key("count", self.spec, select)
+        key = _cache_key("count", self.engine, self.spec, query)
         cached = RESULTS.get(key)
         if cached is None:
+            select = build_count(self.spec, query)
             cached = int(await run_in_threadpool(self._scalar, select))
             RESULTS.put(key, cached)
         return int(cached)
 
     async def facet(self, query: RowQuery, column: str) -> list[dict[str, Any]]:
         """Value counts of a column under the filters, most common first."""
-        select = build_facet(self.spec, query, column)
-        key = _cache_key("facet", self.spec, select)
+        key = _cache_key("facet", self.engine, self.spec, query, column)
         cached = RESULTS.get(key)
         if cached is None:
+            select = build_facet(self.spec, query, column)
             rows = await run_in_threadpool(self._fetch, select)
             cached = [{"value": value, "count": count} for value, count in rows]
             RESULTS.put(key, cached)
