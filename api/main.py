@@ -14,6 +14,7 @@ from api.config import Settings, get_settings
 from api.db.engine import reader_engine
 from api.db.releases import Catalog
 from api.routes import register_routes
+from api.routes.head import HeadAsGet
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -43,12 +44,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.catalog = Catalog(engine)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["Link", "ETag", "X-Dataset-Version", "Content-Location", "X-Total-Count"],
+        expose_headers=[
+            "Link",
+            "ETag",
+            "X-Dataset-Version",
+            "Content-Location",
+            "X-Total-Count",
+            "X-License",
+            "Content-Disposition",
+        ],
     )
     register_routes(app)
     return app

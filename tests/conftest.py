@@ -101,5 +101,8 @@ async def client(flagship_settings: Settings) -> AsyncIterator[httpx.AsyncClient
     """An httpx client over the ASGI app serving the flagship database."""
     app = create_app(flagship_settings)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http,
+    ):
         yield http

@@ -158,10 +158,10 @@ SQL_CASES: list[tuple[list[tuple[str, str]], str, dict[str, Any], str, dict[str,
     (
         [("name__icontains", "50%_/")],
         f"SELECT t.id FROM t WHERE (lower(t.name) LIKE '%' || lower(?) || '%' ESCAPE '/') {ORDER}",
-        {"name_1": "50/%/_//"},
-        "SELECT t.id FROM t WHERE (t.name ILIKE '%%' || %(name_1)s::VARCHAR || '%%' ESCAPE '/')"
-        f" {ORDER}",
-        {"name_1": "50/%/_//"},
+        {"param_1": "50/%/_//"},
+        "SELECT t.id FROM t WHERE ((t.name COLLATE \"default\") ILIKE '%%' || %(param_1)s::VARCHAR"
+        f" || '%%' ESCAPE '/') {ORDER}",
+        {"param_1": "50/%/_//"},
     ),
     (
         [("name__startswith", "Ab")],

@@ -13,75 +13,12 @@ import yaml
 
 from api.errors import BadQuery
 from api.metadata.citation import FORMATS, render_citation
+from tests.conformance import CFF_SCHEMA, CSL_ITEM_SCHEMA
 from tests.metadata_fixtures import BASE, demo, flagship, minimal
 
 DEMO_URL = f"{BASE}/v1/datasets/demo-series/2.0.0/datapackage.json"
 MINIMAL_URL = f"{BASE}/v1/datasets/minimal-package/0.1.0/datapackage.json"
 RELEASES = {"demo": demo()[-1], "minimal": minimal()[-1], "flagship": flagship()[-1]}
-
-# The rules of CSL-JSON (citation-style-language/schema, csl-data.json) that apply to our items.
-CSL_NAME = {
-    "type": "object",
-    "properties": {k: {"type": "string"} for k in ("family", "given", "literal")},
-    "anyOf": [{"required": ["family"]}, {"required": ["literal"]}],
-    "additionalProperties": False,
-}
-CSL_ITEM_SCHEMA = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["id", "type"],
-        "properties": {
-            "id": {"type": ["string", "number"]},
-            "type": {"enum": ["dataset"]},
-            "title": {"type": "string"}, "version": {"type": "string"},
-            "publisher": {"type": "string"}, "URL": {"type": "string"},
-            "abstract": {"type": "string"}, "keyword": {"type": "string"},
-            "license": {"type": "string"},
-            "author": {"type": "array", "items": CSL_NAME},
-            "issued": {
-                "type": "object", "required": ["date-parts"], "additionalProperties": False,
-                "properties": {"date-parts": {
-                    "type": "array", "minItems": 1, "maxItems": 2,
-                    "items": {"type": "array", "minItems": 1, "maxItems": 3,
-                              "items": {"type": ["integer", "string"]}}}},
-            },
-        },
-        "additionalProperties": False,
-    },
-}
-
-# The rules of CITATION.cff 1.2.0 (citation-file-format/schema.json) for the keys we write.
-CFF_PERSON = {"type": "object", "additionalProperties": False, "minProperties": 1,
-              "properties": {k: {"type": "string", "minLength": 1} for k in (
-                  "family-names", "given-names", "affiliation", "email", "website")}}
-CFF_ENTITY = {"type": "object", "additionalProperties": False, "required": ["name"],
-              "properties": {k: {"type": "string", "minLength": 1} for k in (
-                  "name", "email", "website")}}
-CFF_SCHEMA = {
-    "type": "object",
-    "required": ["authors", "cff-version", "message", "title"],
-    "additionalProperties": False,
-    "properties": {
-        "cff-version": {"const": "1.2.0"},
-        "message": {"type": "string", "minLength": 1},
-        "type": {"enum": ["dataset", "software"]},
-        "title": {"type": "string", "minLength": 1},
-        "version": {"type": ["string", "number"], "minLength": 1},
-        "date-released": {"type": "string",
-                          "pattern": "^[0-9]{4}-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])$"},
-        "url": {"type": "string", "pattern": "^(https|http|ftp|sftp)://.+"},
-        "license": {"type": "string", "enum": ["CC-BY-4.0", "CC0-1.0", "ODbL-1.0"]},
-        "abstract": {"type": "string", "minLength": 1},
-        "keywords": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
-        "authors": {"type": "array", "minItems": 1, "items": {"anyOf": [CFF_PERSON, CFF_ENTITY]}},
-        "contact": {"type": "array", "minItems": 1, "items": {"anyOf": [CFF_PERSON, CFF_ENTITY]}},
-        "identifiers": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "required": ["type", "value"], "additionalProperties": False,
-            "properties": {"type": {"enum": ["doi", "url", "swh", "other"]},
-                           "value": {"type": "string"}, "description": {"type": "string"}}}},
-    },
-}
 
 
 def test_registry_media_types() -> None:

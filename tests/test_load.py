@@ -46,15 +46,43 @@ TYPES_CSV = (
     '1,héllo,1.5,true,2025-07-14,2025-07-14T10:30:00Z,10:30:00,2025,2025-07,P1D,"104.9, 11.5",'
     '"{""a"": 1}","[1, 2]",x\n'
     "2,,,,,,,,,,,,,\n"
-    "3,\"a, b\",-0.25,false,2026-03-12,2026-03-12T23:59:59,00:00:01,1999,1999-12,PT5M,"
+    '3,"a, b",-0.25,false,2026-03-12,2026-03-12T23:59:59,00:00:01,1999,1999-12,PT5M,'
     '"0, 0","{}","[]",7\n'
 )
 EXPECTED_TYPES = [
-    (1, "héllo", 1.5, True, dt.date(2025, 7, 14), dt.datetime(2025, 7, 14, 10, 30),
-     dt.time(10, 30), 2025, "2025-07", "P1D", [104.9, 11.5], {"a": 1}, [1, 2], "x"),
+    (
+        1,
+        "héllo",
+        1.5,
+        True,
+        dt.date(2025, 7, 14),
+        dt.datetime(2025, 7, 14, 10, 30),
+        dt.time(10, 30),
+        2025,
+        "2025-07",
+        "P1D",
+        [104.9, 11.5],
+        {"a": 1},
+        [1, 2],
+        "x",
+    ),
     (2, None, None, None, None, None, None, None, None, None, None, None, None, None),
-    (3, "a, b", -0.25, False, dt.date(2026, 3, 12), dt.datetime(2026, 3, 12, 23, 59, 59),
-     dt.time(0, 0, 1), 1999, "1999-12", "PT5M", [0.0, 0.0], {}, [], "7"),
+    (
+        3,
+        "a, b",
+        -0.25,
+        False,
+        dt.date(2026, 3, 12),
+        dt.datetime(2026, 3, 12, 23, 59, 59),
+        dt.time(0, 0, 1),
+        1999,
+        "1999-12",
+        "PT5M",
+        [0.0, 0.0],
+        {},
+        [],
+        "7",
+    ),
 ]
 
 COMPOSITE_SCHEMA = {
@@ -114,7 +142,10 @@ def test_composite_primary_key(empty_url: str, tmp_path: Path) -> None:
     write_release(tmp_path, "composite", "1.0.0", {"values": (COMPOSITE_SCHEMA, csv)})
     _load(empty_url, tmp_path)
     assert _rows(empty_url, "composite", "1.0.0", "values") == [
-        ("KH", 2025, 1), ("KH", 2026, 2), ("VN", 2025, 3)]
+        ("KH", 2025, 1),
+        ("KH", 2026, 2),
+        ("VN", 2025, 3),
+    ]
     engine = sa.create_engine(empty_url)
     spec = Catalog(engine).table_spec("composite", "latest", "values")
     engine.dispose()
@@ -134,13 +165,20 @@ def test_flagship_releases_side_by_side(flagship_url: str) -> None:
         for resource in release.info.resources:
             lines = (folder / f"{resource.name}.csv").read_bytes().count(b"\n")
             assert resource.row_count == lines - 1, (release.info.version, resource.name)
-    figures = {r.info.version: dict((x.name, x.row_count) for x in r.info.resources)["figures"]
-               for r in releases}
+    figures = {
+        r.info.version: {x.name: x.row_count for x in r.info.resources}["figures"]
+        for r in releases
+    }
     assert figures["1.0.0"] < figures["1.1.0"] < figures["1.2.0"] == 433
 
 
 def test_reload_is_a_no_op(empty_url: str, tmp_path: Path) -> None:
-    write_release(tmp_path, "composite", "1.0.0", {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")})
+    write_release(
+        tmp_path,
+        "composite",
+        "1.0.0",
+        {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")},
+    )
     _load(empty_url, tmp_path)
     before = _dump(empty_url)
     summary = _load(empty_url, tmp_path)
@@ -150,9 +188,19 @@ def test_reload_is_a_no_op(empty_url: str, tmp_path: Path) -> None:
 
 
 def test_changed_release_under_same_version_is_refused(empty_url: str, tmp_path: Path) -> None:
-    write_release(tmp_path, "composite", "1.0.0", {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")})
+    write_release(
+        tmp_path,
+        "composite",
+        "1.0.0",
+        {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")},
+    )
     _load(empty_url, tmp_path)
-    write_release(tmp_path, "composite", "1.0.0", {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,2\n")})
+    write_release(
+        tmp_path,
+        "composite",
+        "1.0.0",
+        {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,2\n")},
+    )
     engine = writer_engine(empty_url)
     with pytest.raises(ReleaseConflict, match="cut a new version"):
         ReleaseLoader(engine, quiet=True).load(find_releases(tmp_path)[0])
@@ -167,14 +215,25 @@ def test_changed_release_under_same_version_is_refused(empty_url: str, tmp_path:
         ("country,year,value\nKH,2025,-1\n", "constraint-error"),
     ],
 )
-def test_invalid_release_changes_nothing(empty_url: str, tmp_path: Path, csv: str,
-                                         error_type: str) -> None:
+def test_invalid_release_changes_nothing(
+    empty_url: str, tmp_path: Path, csv: str, error_type: str
+) -> None:
     good = tmp_path / "good"
-    write_release(good, "composite", "1.0.0", {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")})
+    write_release(
+        good,
+        "composite",
+        "1.0.0",
+        {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")},
+    )
     _load(empty_url, good)
     before = _dump(empty_url)
-    bad_schema = {**COMPOSITE_SCHEMA, "fields": [
-        *COMPOSITE_SCHEMA["fields"][:2], field("value", "integer", constraints={"minimum": 0})]}
+    bad_schema = {
+        **COMPOSITE_SCHEMA,
+        "fields": [
+            *COMPOSITE_SCHEMA["fields"][:2],
+            field("value", "integer", constraints={"minimum": 0}),
+        ],
+    }
     bad = tmp_path / "bad"
     write_release(bad, "composite", "1.1.0", {"values": (bad_schema, csv)})
     engine = writer_engine(empty_url)
@@ -189,8 +248,9 @@ def test_invalid_release_changes_nothing(empty_url: str, tmp_path: Path, csv: st
 
 def _big_release(datasets: Path, rows: int) -> Path:
     lines = ["country,year,value"] + [f"C{i},{2000 + i % 50},{i}" for i in range(rows)]
-    return write_release(datasets, "big", "1.0.0",
-                         {"values": (COMPOSITE_SCHEMA, "\n".join(lines) + "\n")})
+    return write_release(
+        datasets, "big", "1.0.0", {"values": (COMPOSITE_SCHEMA, "\n".join(lines) + "\n")}
+    )
 
 
 @pytest.mark.slow
@@ -232,12 +292,19 @@ def test_killed_load_leaves_nothing_and_rerun_completes(empty_url: str, tmp_path
 
 
 def test_stored_file_is_byte_identical(empty_url: str, tmp_path: Path) -> None:
-    folder = write_release(tmp_path, "composite", "1.0.0", {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")})
+    folder = write_release(
+        tmp_path,
+        "composite",
+        "1.0.0",
+        {"values": (COMPOSITE_SCHEMA, "country,year,value\nKH,2025,1\n")},
+    )
     _load(empty_url, tmp_path)
     engine = sa.create_engine(empty_url)
     with engine.connect() as connection:
-        data = b"".join(r[0] for r in connection.exec_driver_sql(
-            "SELECT data FROM od_resource_chunks ORDER BY seq"))
+        data = b"".join(
+            r[0]
+            for r in connection.exec_driver_sql("SELECT data FROM od_resource_chunks ORDER BY seq")
+        )
     engine.dispose()
     expected = (folder / "data" / "values.csv").read_bytes()
     assert hashlib.sha256(data).hexdigest() == hashlib.sha256(expected).hexdigest()

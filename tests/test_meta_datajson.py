@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from typing import Any
 
-import jsonschema
 import pytest
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
 from api.metadata.datajson import build_data_json, dataset_entry
-from tests.metadata_fixtures import BASE, CONFORMANCE, demo, flagship, minimal
-
-SCHEMAS = CONFORMANCE / "dcat-us-1.1"
-POD = "https://project-open-data.cio.gov/v1.1/schema/"
-
-
-@lru_cache
-def _schema(name: str) -> dict[str, Any]:
-    if not SCHEMAS.is_dir():
-        pytest.skip(f"{SCHEMAS} is absent: DCAT-US 1.1 JSON Schemas not available")
-    return json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
-
-
-def _validator(name: str, *, refs: dict[str, str]) -> jsonschema.Draft4Validator:
-    """A Draft 4 validator with the schemas it ``$ref``s registered under their POD URLs."""
-    registry: Registry = Registry().with_resources(
-        (POD + target, Resource.from_contents(_schema(local), default_specification=DRAFT4))
-        for target, local in refs.items()
-    )
-    return jsonschema.Draft4Validator(
-        _schema(name), registry=registry, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
-
-
-def _errors(validator: jsonschema.Draft4Validator, document: Any) -> list[str]:
-    return sorted(f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document))
+from tests.conformance import NF_CATALOG_REFS, dcat_us_validator, schema_errors
+from tests.metadata_fixtures import BASE, demo, flagship, minimal
 
 
 def _catalog() -> dict[str, Any]:
@@ -44,25 +16,26 @@ def _catalog() -> dict[str, Any]:
 
 
 def test_catalog_is_valid_against_the_non_federal_catalog_schema() -> None:
-    validator = _validator("nf-catalog.json",
-                           refs={"dataset-non-federal.json": "nf-dataset-non-federal.json"})
-    assert _errors(validator, _catalog()) == []
+    validator = dcat_us_validator("nf-catalog.json", refs=NF_CATALOG_REFS)
+    assert schema_errors(validator, _catalog()) == []
 
 
 @pytest.mark.parametrize("releases", [flagship(), demo(), minimal()],
                          ids=["flagship", "demo", "minimal"])
 def test_each_dataset_is_valid_against_the_non_federal_dataset_schema(releases) -> None:
-    validator = _validator("nf-dataset-non-federal.json", refs={})
-    assert _errors(validator, dataset_entry(releases, base_url=BASE)) == []
+    validator = dcat_us_validator("nf-dataset-non-federal.json", refs={})
+    assert schema_errors(validator, dataset_entry(releases, base_url=BASE)) == []
 
 
 @pytest.mark.parametrize("releases", [flagship(), demo()], ids=["flagship", "demo"])
 def test_federal_schema_misses_only_the_us_budget_codes(releases) -> None:
     """bureauCode and programCode are US OMB codes; a non-US publisher has none."""
-    refs = {name: f"dcat-us-1.1-{name}" for name in
-            ("distribution.json", "organization.json", "vcard.json")}
-    validator = _validator("dcat-us-1.1-dataset.json", refs=refs)
-    assert _errors(validator, dataset_entry(releases, base_url=BASE)) == [
+    refs = {
+        name: f"dcat-us-1.1-{name}"
+        for name in ("distribution.json", "organization.json", "vcard.json")
+    }
+    validator = dcat_us_validator("dcat-us-1.1-dataset.json", refs=refs)
+    assert schema_errors(validator, dataset_entry(releases, base_url=BASE)) == [
         "[]: 'bureauCode' is a required property",
         "[]: 'programCode' is a required property",
     ]
@@ -139,8 +112,7 @@ def test_minimal_entry_falls_back_to_the_host() -> None:
     ("description", "['dataset', 0]: 'description' is a required property"),
 ])
 def test_catalog_schema_follows_its_dataset_ref(drop: str, error: str) -> None:
-    validator = _validator("nf-catalog.json",
-                           refs={"dataset-non-federal.json": "nf-dataset-non-federal.json"})
+    validator = dcat_us_validator("nf-catalog.json", refs=NF_CATALOG_REFS)
     body = build_data_json([demo()], base_url=BASE)
     del body["dataset"][0][drop]
-    assert _errors(validator, body) == [error]
+    assert schema_errors(validator, body) == [error]

@@ -8,10 +8,8 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 
-import pyshacl
 import pytest
 from rdflib import RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
@@ -26,64 +24,51 @@ from api.metadata.dcat import (
     serialize_catalog,
 )
 from api.metadata.vocab import DCAT, DCT, FOAF, HYDRA, SKOS, SPDX, vocabulary_graph
-from tests.metadata_fixtures import BASE, CONFORMANCE, demo, flagship, minimal
+from tests.conformance import DCAT_SHAPES, SH, failed_paths, shacl_validate
+from tests.metadata_fixtures import BASE, demo, flagship, minimal
 
-SH = Namespace("http://www.w3.org/ns/shacl#")
-DCATAP_DIR = CONFORMANCE / "dcat-ap-3.0.1"
-SHAPES = ("dcatap301-html-shapes.ttl", "dcatap301-html-range.ttl")
 EU = "http://publications.europa.eu/resource/authority/"
 DEMO = URIRef(f"{BASE}/v1/datasets/demo-series")
 RELEASE = f"{BASE}/v1/datasets/demo-series"
-
-
-@lru_cache
-def _shapes(*names: str) -> Graph:
-    if not DCATAP_DIR.is_dir():
-        pytest.skip(f"{DCATAP_DIR} is absent: DCAT-AP 3.0.1 SHACL shapes not available")
-    graph = Graph()
-    for name in names:
-        graph.parse(DCATAP_DIR / name)
-    return graph
-
-
-def _validate(data: Graph, *names: str) -> tuple[bool, Graph]:
-    conforms, report, _ = pyshacl.validate(data, shacl_graph=_shapes(*(names or SHAPES)))
-    return bool(conforms), report
 
 
 def _catalog(**kwargs: object) -> Graph:
     return build_catalog_graph([flagship(), demo(), minimal()], base_url=BASE, **kwargs)
 
 
-def _failed_paths(report: Graph) -> set[URIRef]:
-    return {report.value(r, SH.resultPath) for r in report.objects(None, SH.result)}
-
-
 def test_catalog_conforms_with_vocabulary_graph_merged() -> None:
     data = _catalog(with_vocabulary=False)
-    conforms, report = _validate(data + vocabulary_graph(data))
+    conforms, report = shacl_validate(data + vocabulary_graph(data))
     assert conforms, report.serialize(format="turtle")
 
 
-@pytest.mark.parametrize("shapes", [SHAPES, ("dcat-ap-3.0.1-SHACL.ttl",)], ids=["html", "combined"])
+@pytest.mark.parametrize(
+    "shapes", [DCAT_SHAPES, ("dcat-ap-3.0.1-SHACL.ttl",)], ids=["html", "combined"]
+)
 def test_served_catalog_conforms_alone(shapes: tuple[str, ...]) -> None:
-    conforms, report = _validate(_catalog(), *shapes)
+    conforms, report = shacl_validate(_catalog(), *shapes)
     assert conforms, report.serialize(format="turtle")
 
 
 def test_without_vocabulary_the_closed_world_range_check_fails() -> None:
-    conforms, report = _validate(_catalog(with_vocabulary=False))
+    conforms, report = shacl_validate(_catalog(with_vocabulary=False))
     assert not conforms
-    assert _failed_paths(report) == {
-        DCAT.theme, DCT.spatial, DCT.language, DCT.accrualPeriodicity, DCT["format"],
-        DCAT.mediaType, DCT.license, DCAT.themeTaxonomy,
+    assert failed_paths(report) == {
+        DCAT.theme,
+        DCT.spatial,
+        DCT.language,
+        DCT.accrualPeriodicity,
+        DCT["format"],
+        DCAT.mediaType,
+        DCT.license,
+        DCAT.themeTaxonomy,
         URIRef("http://data.europa.eu/r5r/availability"),
     }
 
 
 def test_controlled_vocabulary_shapes_only_flag_the_spdx_pattern_bug() -> None:
     """mdr-vocabularies.shape.ttl expects ``https://spdx.org/rdf/terms`` but SPDX is http://."""
-    _, report = _validate(_catalog(), "dcatap301-html-mdr-vocabularies.shape.ttl")
+    _, report = shacl_validate(_catalog(), "dcatap301-html-mdr-vocabularies.shape.ttl")
     violations = {
         str(report.value(r, SH.resultPath)) for r in report.objects(None, SH.result)
         if report.value(r, SH.resultSeverity) == SH.Violation
@@ -118,9 +103,9 @@ def test_dropping_a_mandatory_property_breaks_conformance(case, subject, prop) -
         subject = sorted(graph.subjects(RDF.type, subject), key=str)[0]
     assert (subject, prop, None) in graph, case
     graph.remove((subject, prop, None))
-    conforms, report = _validate(graph)
+    conforms, report = shacl_validate(graph)
     assert not conforms
-    assert prop in _failed_paths(report)
+    assert prop in failed_paths(report)
 
 
 def test_dataset_describes_the_latest_release() -> None:
@@ -243,9 +228,11 @@ def test_minimal_package_falls_back_honestly() -> None:
         "Data package minimal-package, version 0.1.0, with 1 resource: things.")
     for prop in (DCT.publisher, DCAT.contactPoint, DCT.license, DCAT.theme, DCT.temporal):
         assert graph.value(dataset, prop) is None, prop
-    assert graph.value(URIRef(f"{BASE}/v1/datasets/minimal-package/0.1.0#things-csv"),
-                       SPDX.checksum) is None
-    conforms, report = _validate(graph)
+    assert (
+        graph.value(URIRef(f"{BASE}/v1/datasets/minimal-package/0.1.0#things-csv"), SPDX.checksum)
+        is None
+    )
+    conforms, report = shacl_validate(graph)
     assert conforms, report.serialize(format="turtle")
 
 

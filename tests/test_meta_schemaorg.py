@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
 
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
+from tests.conformance import SDO, schemaorg_graph
 from tests.metadata_fixtures import BASE, demo, flagship, minimal
-
-SDO = Namespace("https://schema.org/")
-# rdflib cannot fetch https://schema.org/ offline: an inline context with the same vocabulary
-# (and the IRI-valued properties typed as such) reads the document as a crawler would.
-OFFLINE_CONTEXT = {
-    "@vocab": "https://schema.org/",
-    **{term: {"@type": "@id"} for term in ("url", "license", "contentUrl", "sameAs")},
-}
 
 
 def _graph(document: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Graph:
@@ -27,9 +19,7 @@ def _graph(document: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Graph:
         raise AssertionError("network access while parsing JSON-LD")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    assert document["@context"] == "https://schema.org/"
-    offline = {**document, "@context": OFFLINE_CONTEXT}
-    return Graph().parse(data=json.dumps(offline), format="json-ld")
+    return schemaorg_graph(document)
 
 
 @pytest.mark.parametrize("releases", [flagship(), demo()], ids=["flagship", "demo"])

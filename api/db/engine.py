@@ -60,7 +60,18 @@ def reader_engine(url: str) -> sa.Engine:
     if path is None:
         return sa.create_engine(url)
     ro_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
-    return sa.create_engine(ro_url, pool_size=20, max_overflow=20)
+    engine = sa.create_engine(ro_url, pool_size=20, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLite's own lower() folds ASCII only; `icontains` must ignore case as PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+    return engine
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from api.query.grammar import RowQuery
 INLINE_MAX_ROWS = 50_000
 STREAM_BATCH = 2_000
 COUNT_CACHE_SIZE = 4_096
+FACET_SIZE = 100  # values shown per facet; `facets_truncated` names the facets cut short
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Page:
     next: str | None
     total: int | None
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    truncated_facets: tuple[str, ...] = ()
 
 
 class _Cache:
@@ -115,11 +117,11 @@ class RowReader:
         return int(cached)
 
     async def facet(self, query: RowQuery, column: str) -> list[dict[str, Any]]:
-        """Value counts of a column under the filters, most common first."""
+        """Value counts of a column under the filters, most common first (one more than shown)."""
         key = _cache_key("facet", self.engine, self.spec, query, column)
         cached = RESULTS.get(key)
         if cached is None:
-            select = build_facet(self.spec, query, column)
+            select = build_facet(self.spec, query, column, limit=FACET_SIZE + 1)
             rows = await run_in_threadpool(self._fetch, select)
             cached = [{"value": value, "count": count} for value, count in rows]
             RESULTS.put(key, cached)

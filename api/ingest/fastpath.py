@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import frictionless
 
+from api.db.sqltypes import JSON_TYPES
 from api.storage import storage_converter
 
-ColumnCaster = Callable[[Sequence[str]], list[Any]]
+CellCaster = Callable[[str], Any]
+Binder = Callable[[Any], Any]
 
 # Dialect keys the fast pass understands; anything else goes through frictionless rows.
 FAST_DIALECT_KEYS = frozenset(
@@ -30,6 +33,9 @@ FAST_DIALECT_KEYS = frozenset(
 )
 FAST_FORMATS = frozenset({"csv", "tsv"})
 FAST_ENCODINGS = frozenset({"utf-8", "utf8", "utf-8-sig"})
+
+MEMO_LIMIT = 1 << 14
+"""Distinct cells per column whose verdict is remembered; past it, every cell is read again."""
 
 
 class FastPathRefused(Exception):
@@ -72,56 +78,92 @@ def _missing_values(field: frictionless.Field) -> frozenset[str]:
     return frozenset(str(v) for v in values)
 
 
-def column_caster(field: frictionless.Field) -> ColumnCaster:
-    """Return a function casting one column of raw cells; it raises on the first bad cell."""
-    missing = _missing_values(field)
-    convert = storage_converter(field.type)
-    constrained = any(field.constraints.get(c) is not None for c in field.supported_constraints)
-    plain_text = field.type == "string" and field.format in (None, "default")
+def _storer(field_type: str, bind: Binder | None) -> Binder | None:
+    """The typed value's stored form: the storage converter, then the driver binder."""
+    convert = storage_converter(field_type)
+    if convert is None or bind is None:
+        return convert or bind
+    return lambda value: bind(convert(value))
 
-    if constrained:
-        # The full cell reader: missing values, type and every constraint, as frictionless.
-        cell_reader = field.create_cell_reader()
 
-        def cast_checked(cells: Sequence[str]) -> list[Any]:
-            values = []
-            for cell in cells:
-                value, notes = cell_reader(cell)
-                if notes:
-                    raise FastPathRefused(f"field {field.name!r}: {notes}")
-                values.append(value)
-            return [convert(v) for v in values] if convert else values
+class _Verdicts(dict[str, Any]):
+    """Stored values of the cell texts read so far; a text not seen yet is read on lookup."""
 
-        return cast_checked
+    def __init__(self, read: CellCaster) -> None:
+        super().__init__()
+        self.read = read
+        self.misses = 0
 
-    if plain_text:
-        # frictionless reads a default-format string as the cell itself.
-        def cast_text(cells: Sequence[str]) -> list[Any]:
-            return [None if c in missing else c for c in cells]
+    def __missing__(self, cell: str) -> Any:
+        self.misses += 1
+        value = self.read(cell)
+        if len(self) < MEMO_LIMIT:
+            self[cell] = value
+        return value
 
-        return cast_text
 
-    value_reader = field.create_value_reader()
+class ColumnCaster:
+    """Casts the cells of one column with frictionless's cell reader; raises on a bad cell.
 
-    def cast_typed(cells: Sequence[str]) -> list[Any]:
-        values = [None if c in missing else value_reader(c) for c in cells]
-        if None in values:
-            for cell, value in zip(cells, values, strict=True):
-                if value is None and cell not in missing:
-                    raise FastPathRefused(f"field {field.name!r}: {cell!r} is not {field.type}")
-        return [convert(v) for v in values] if convert else values
+    The cell reader (missing values, type, every constraint) is a pure function of the cell
+    text, so its verdict on a text is remembered, up to MEMO_LIMIT distinct texts: a column of
+    dates, codes or small counts is read once per distinct text. A column that keeps meeting
+    new texts, such as a key, has every cell read.
+    """
 
-    return cast_typed
+    def __init__(self, field: frictionless.Field, bind: Binder | None = None) -> None:
+        self.name = field.name
+        self.store = _storer(field.type, bind)
+        constrained = any(field.constraints.get(c) is not None for c in field.supported_constraints)
+        self.plain = field.type == "string" and field.format in (None, "default")
+        self.plain = self.plain and not constrained
+        self.missing = _missing_values(field)
+        self.reader = field.create_cell_reader()
+        self.verdicts = None if field.type in JSON_TYPES else _Verdicts(self.read)
+
+    def read(self, cell: str) -> Any:
+        """Cast one cell with frictionless's cell reader."""
+        value, notes = self.reader(cell)
+        if notes:
+            raise FastPathRefused(f"field {self.name!r}: {cell!r}: {notes}")
+        return self.store(value) if self.store else value
+
+    def _text(self, cell: str) -> Any:
+        # frictionless reads an unconstrained default-format string as the cell itself.
+        value = None if cell in self.missing else cell
+        return self.store(value) if self.store else value
+
+    def cell_caster(self) -> CellCaster:
+        """The function to call on each cell of the next batch."""
+        if self.plain:
+            return self._text
+        return self.verdicts.__getitem__ if self.verdicts is not None else self.read
+
+    def settle(self, rows: int) -> None:
+        """After a batch of `rows` rows: stop remembering when it no longer pays."""
+        verdicts = self.verdicts
+        if verdicts is not None:
+            if len(verdicts) >= MEMO_LIMIT and verdicts.misses * 2 > rows:
+                self.verdicts = None
+            verdicts.misses = 0
 
 
 def read_batches(
-    path: Path, resource: frictionless.Resource, *, batch_size: int
+    path: Path,
+    resource: frictionless.Resource,
+    *,
+    batch_size: int,
+    binders: Sequence[Binder | None] | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Yield typed rows in batches; raise FastPathRefused at the first problem."""
+    """Yield rows of stored values in batches; raise FastPathRefused at the first problem.
+
+    With `binders` (one per field, see `ColumnCaster`), the values are ready for the driver.
+    """
     schema = resource.schema
     names = schema.field_names
-    casters = [column_caster(field) for field in schema.fields]
     width = len(names)
+    bound = binders if binders is not None else [None] * width
+    columns = [ColumnCaster(f, b) for f, b in zip(schema.fields, bound, strict=True)]
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as text:
             reader = csv.reader(text, **_csv_options(resource))
@@ -132,29 +174,33 @@ def read_batches(
                 raw = list(itertools.islice(reader, batch_size))
                 if not raw:
                     return
-                for row in raw:
-                    if len(row) != width or not any(row):
-                        raise FastPathRefused("a row is blank or has the wrong number of cells")
-                columns = list(zip(*raw, strict=True))
-                typed = [cast(column) for cast, column in zip(casters, columns, strict=True)]
-                yield list(zip(*typed, strict=True))
+                if set(map(len, raw)) != {width} or not all(map(any, raw)):
+                    raise FastPathRefused("a row is blank or has the wrong number of cells")
+                casters = [column.cell_caster() for column in columns]
+                yield [tuple(map(operator.call, casters, row)) for row in raw]
+                for column in columns:
+                    column.settle(len(raw))
     except (UnicodeDecodeError, csv.Error, io.UnsupportedOperation) as exc:
         raise FastPathRefused(str(exc)) from exc
 
 
 def frictionless_batches(
-    resource: frictionless.Resource, *, batch_size: int
+    resource: frictionless.Resource,
+    *,
+    batch_size: int,
+    binders: Sequence[Binder | None] | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Yield typed rows read by frictionless itself (formats the fast pass does not read)."""
     names = resource.schema.field_names
-    converters = [storage_converter(f.type) for f in resource.schema.fields]
+    bound = binders if binders is not None else [None] * len(names)
+    storers = [_storer(f.type, b) for f, b in zip(resource.schema.fields, bound, strict=True)]
     with resource:
         batch: list[tuple[Any, ...]] = []
         for row in resource.row_stream:  # type: ignore[attr-defined]
             if not row.valid:
                 raise FastPathRefused(f"row {row.row_number} is invalid")
             values = [row[name] for name in names]
-            batch.append(tuple(c(v) if c else v for c, v in zip(converters, values, strict=True)))
+            batch.append(tuple(s(v) if s else v for s, v in zip(storers, values, strict=True)))
             if len(batch) >= batch_size:
                 yield batch
                 batch = []

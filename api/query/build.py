@@ -17,7 +17,7 @@ from api.query.cursor import encode_cursor, keyset_condition, order_by
 from api.query.grammar import RowQuery
 from api.query.operators import OPERATORS
 
-DEFAULT_FACET_SIZE = 30
+DEFAULT_FACET_SIZE = 100
 
 
 @dataclass(frozen=True)

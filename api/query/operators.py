@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 ValueKind = Literal["single", "list", "range", "flag", "text"]
 Clause = Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]
@@ -23,6 +26,28 @@ ALL_TYPES = SCALAR_TYPES | STRUCTURED_TYPES
 ORDERED_TYPES = SCALAR_TYPES - {"boolean", "duration", "any"}
 TEXT_TYPES = frozenset({"string", "any"})
 SORTABLE_TYPES = SCALAR_TYPES
+
+
+class localized(FunctionElement[str]):  # noqa: N801 - reads like the SQL it stands for
+    """A text column under the database's own collation, for case-insensitive matching.
+
+    Text columns are created with PostgreSQL's "C" collation (code-point order on both
+    backends), under which ILIKE folds ASCII letters only; the database default folds all.
+    On SQLite the column is used as it is (the reader engine registers a Unicode `lower`).
+    """
+
+    inherit_cache = True
+    type = sa.Text()
+
+
+@compiles(localized)
+def _localized(element: localized, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(localized, "postgresql")
+def _localized_postgresql(element: localized, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)} COLLATE "default")'
 
 
 @dataclass(frozen=True)
@@ -82,7 +107,7 @@ OPERATORS: dict[str, Operator] = {op.key: op for op in (
     Operator("contains", "Contains the text; case matters.", TEXT_TYPES, "text",
              lambda c, v: sa.func.replace(c, v, "") != c),
     Operator("icontains", "Contains the text, ignoring case.", TEXT_TYPES, "text",
-             lambda c, v: c.icontains(v, autoescape=True)),
+             lambda c, v: localized(c).icontains(v, autoescape=True)),
     Operator("startswith", "Starts with the text; case matters.", TEXT_TYPES, "text",
              lambda c, v: sa.func.substr(c, 1, len(v)) == v),
     Operator("endswith", "Ends with the text; case matters.", TEXT_TYPES, "text",

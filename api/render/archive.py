@@ -35,6 +35,17 @@ class _Sink:
         return data
 
 
+# A pinned zip must be the same bytes on every download: no clock in the member headers.
+FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def readme_text(release: ReleaseInfo, *, citation: str, url: str) -> str:
     """The README placed in a release zip: title, version, licence and how to cite it."""
     descriptor = release.descriptor
@@ -73,12 +84,14 @@ def iter_release_zip(
     sink = _Sink()
     archive = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED)  # type: ignore[call-overload]
     descriptor: dict[str, Any] = dict(release.descriptor)
-    archive.writestr("datapackage.json", orjson.dumps(descriptor, option=orjson.OPT_INDENT_2))
+    archive.writestr(
+        _member("datapackage.json"), orjson.dumps(descriptor, option=orjson.OPT_INDENT_2)
+    )
     yield sink.drain()
-    archive.writestr("README.md", readme.encode("utf-8"))
+    archive.writestr(_member("README.md"), readme.encode("utf-8"))
     yield sink.drain()
     for path, chunks in files:
-        with archive.open(path, mode="w", force_zip64=True) as member:
+        with archive.open(_member(path), mode="w", force_zip64=True) as member:
             target: IO[bytes] = member
             for chunk in chunks():
                 target.write(chunk)

@@ -10,7 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import ckan, datasets, harvest, health, pages, problems, releases, rows
+from api.routes import ckan, datasets, diff, harvest, health, pages, problems, releases, rows
 from api.routes.openapi import install_openapi
 
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -22,6 +22,7 @@ ROUTERS = (
     ckan.router,
     datasets.router,
     releases.router,
+    diff.router,
     rows.router,
     # Last: `/v1/datasets/{package}/{version}` would otherwise also match `{version}.zip`.
     harvest.router,

@@ -42,12 +42,15 @@ def _int(params: dict[str, Any], name: str, default: int) -> int:
 
 
 def _package_show(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
+    """Return the metadata of a dataset (package) and its resources; `id` is its id or name."""
     if not params.get("id"):
         raise CkanValidationError("id", "Missing value")
     return find_package(dicts, str(params["id"]))
 
 
 def _package_search(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
+    """Search datasets: `q`, `fq` (Solr filter, e.g. `metadata_modified:[... TO *]`), `rows`,
+    `start` and `sort`."""
     return search_packages(
         dicts,
         q=params.get("q"),
@@ -59,6 +62,7 @@ def _package_search(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
 
 
 def _package_list(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
+    """Return the names of every dataset; `limit` and `offset` page the list."""
     names = package_list(dicts)
     offset = _int(params, "offset", 0)
     limit = params.get("limit")
@@ -66,6 +70,7 @@ def _package_list(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
 
 
 def _status_show(_params: dict[str, Any], _dicts: list[dict[str, Any]]) -> Any:
+    """Return the version of the API and the site's description."""
     return {
         "ckan_version": CKAN_VERSION,
         "site_title": "Open data API",
@@ -75,7 +80,16 @@ def _status_show(_params: dict[str, Any], _dicts: list[dict[str, Any]]) -> Any:
     }
 
 
-ACTIONS = {
+def _help_show(params: dict[str, Any], _dicts: list[dict[str, Any]]) -> Any:
+    name = str(params.get("name") or "")
+    handler = ACTIONS.get(name)
+    if handler is None:
+        raise CkanValidationError("name", f"Action name not known: {name}")
+    return handler.__doc__
+
+
+ACTIONS: dict[str, Any] = {
+    "help_show": _help_show,
     "package_list": _package_list,
     "package_show": _package_show,
     "package_search": _package_search,

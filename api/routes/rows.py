@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -33,9 +34,9 @@ def _filters_as_understood(query: RowQuery) -> list[dict[str, Any]]:
     return [{"column": f.column, "op": f.op, "value": f.value} for f in query.filters]
 
 
-def _next_url(request: Request, pinned: str, token: str) -> str:
-    url = request.url.replace(path=pinned).remove_query_params("_next")
-    return str(url.include_query_params(_next=token))
+def _next_url(request: Request, base_url: str, pinned: str, token: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "_next"]
+    return f"{base_url}{pinned}?{urlencode([*params, ('_next', token)])}"
 
 
 @router.get("/{package}/{version}/{resource}", include_in_schema=False)
@@ -76,7 +77,13 @@ async def read_rows(
     if fmt == "json":
         licences = list(release.info.descriptor.get("licenses", []))
         return await _json_page(
-            request, reader, query, headers, licences=licences, requested=version
+            request,
+            reader,
+            query,
+            headers,
+            licences=licences,
+            requested=version,
+            base_url=settings.base_url,
         )
     filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
     if query.download:
@@ -102,12 +109,13 @@ async def _json_page(
     *,
     licences: list[dict[str, Any]],
     requested: str,
+    base_url: str,
 ) -> Response:
     spec = reader.spec
     page = await reader.page(query)
     next_token = page.next
     pinned = pinned_path(request, requested, spec.version)
-    next_url = _next_url(request, pinned, next_token) if next_token else None
+    next_url = _next_url(request, base_url, pinned, next_token) if next_token else None
     if next_url:
         headers["Link"] += f', <{next_url}>; rel="next"'
     body: dict[str, Any] = {
@@ -126,6 +134,7 @@ async def _json_page(
     }
     if query.facets:
         body["facets"] = page.facets
+        body["facets_truncated"] = list(page.truncated_facets)
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
     return Response(dump_json(body), media_type="application/json", headers=headers)

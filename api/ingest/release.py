@@ -1,0 +1,352 @@
+"""Cut a release: scaffold the next folder from the latest one, then seal it once edited.
+
+A scaffolded folder carries no `bytes` or `hash`, so it cannot be validated or loaded by mistake.
+Sealing writes them from the edited files, validates the release, diffs it against the previous
+one (rows read with frictionless and sorted by key in Python) and refuses a version whose bump is
+smaller than the diff calls for. On refusal the descriptor is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import frictionless
+
+from api.diff import (
+    Bump,
+    ReleaseDiff,
+    ReleaseShape,
+    ResourcePair,
+    RowCounts,
+    RowOrderError,
+    diff_releases,
+    next_version,
+    release_shape,
+    tally,
+)
+from api.ingest.discover import DESCRIPTOR_NAME, ReleaseRef, find_releases, latest_of
+from api.ingest.load import file_digest
+from api.ingest.validate import DEFAULT_ENCODING, ValidationOutcome, validate_release
+from api.storage import stored_value
+
+SEALING_NAME = ".datapackage.sealing.json"
+"""The candidate descriptor validated next to the real one before it replaces it."""
+CHANGELOG_NAME = "CHANGELOG.md"
+
+
+class ReleaseRefused(Exception):
+    """A release step that cannot go ahead; the message says why and what to do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        diff: ReleaseDiff | None = None,
+        outcome: ValidationOutcome | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.diff = diff
+        self.outcome = outcome
+
+
+# Finding releases ------------------------------------------------------------------------------
+
+
+def package_releases(datasets_dir: Path, package: str) -> list[ReleaseRef]:
+    """The release folders of a package, oldest first; refused when there are none."""
+    folder = datasets_dir / package
+    if not folder.is_dir():
+        raise ReleaseRefused(f"no package folder {folder}")
+    refs = find_releases(datasets_dir, [folder])
+    if not refs:
+        raise ReleaseRefused(f"{folder} holds no release folder such as 1.0.0/")
+    return refs
+
+
+def resolve_release(refs: Sequence[ReleaseRef], version: str) -> ReleaseRef:
+    """The release named by a version or `latest`; refused when there is no such folder."""
+    wanted = latest_of(ref.version for ref in refs) if version == "latest" else version
+    for ref in refs:
+        if ref.version == wanted:
+            return ref
+    known = ", ".join(ref.version for ref in refs)
+    raise ReleaseRefused(f"{refs[0].package} has no release {version!r} (releases: {known})")
+
+
+def _read_descriptor(path: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReleaseRefused(f"cannot read {path}: {exc}") from exc
+    if not isinstance(found, dict):
+        raise ReleaseRefused(f"{path} does not hold a JSON object")
+    return found
+
+
+def _write_descriptor(path: Path, descriptor: Mapping[str, Any]) -> None:
+    text = json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def _local_path(resource: Mapping[str, Any]) -> str | None:
+    path = resource.get("path")
+    if not isinstance(path, str) or "://" in path:
+        return None
+    pure = PurePosixPath(path)
+    return None if pure.is_absolute() or ".." in pure.parts else path
+
+
+def _resources(descriptor: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in descriptor.get("resources") or () if isinstance(r, dict)]
+
+
+# Reading a release folder for a diff -----------------------------------------------------------
+
+
+def folder_shape(descriptor_path: Path) -> ReleaseShape:
+    """The shape of a release folder's descriptor, schemas given by path read from the folder."""
+    descriptor = _read_descriptor(descriptor_path)
+    schemas = {}
+    for resource in _resources(descriptor):
+        schema = resource.get("schema")
+        if isinstance(schema, str) and _local_path({"path": schema}):
+            schemas[str(resource.get("name"))] = _read_descriptor(descriptor_path.parent / schema)
+    return release_shape(descriptor, schemas)
+
+
+def open_package(descriptor_path: Path) -> frictionless.Package:
+    """Open a release descriptor with frictionless (UTF-8 unless a resource says otherwise)."""
+    try:
+        package = frictionless.Package(str(descriptor_path))
+    except frictionless.FrictionlessException as exc:
+        raise ReleaseRefused(f"cannot open {descriptor_path}: {exc}") from exc
+    for resource in package.resources:
+        if not resource.get_defined("encoding"):
+            resource.encoding = DEFAULT_ENCODING
+    return package
+
+
+def folder_rows(
+    package: frictionless.Package, resource: str, key: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Every row of a resource in its stored form (as the loader stores it), sorted by key."""
+    found = package.get_resource(resource)
+    if not isinstance(found, frictionless.resources.TableResource):
+        raise ReleaseRefused(f"resource '{resource}' is not a table")
+    types = {f.name: f.type for f in found.schema.fields}
+    rows = []
+    try:
+        for row in found.read_rows():
+            rows.append({k: stored_value(types.get(k, "any"), v) for k, v in row.to_dict().items()})
+        rows.sort(key=lambda row: tuple(row[name] for name in key))
+    except (frictionless.FrictionlessException, TypeError, KeyError) as exc:
+        raise ReleaseRefused(
+            f"cannot read the rows of resource '{resource}' in key order ({exc});"
+            " run `opendata validate` on the release"
+        ) from exc
+    return rows
+
+
+def diff_folders(
+    before: ReleaseRef, after: ReleaseRef, *, after_descriptor: Path | None = None
+) -> ReleaseDiff:
+    """Diff two release folders; `after_descriptor` stands in for the newer one's descriptor."""
+    new_path = after_descriptor or after.descriptor_path
+    old_package, new_package = open_package(before.descriptor_path), open_package(new_path)
+
+    def count(pair: ResourcePair) -> RowCounts:
+        old_rows = folder_rows(old_package, pair.name, pair.key)
+        new_rows = folder_rows(new_package, pair.name, pair.key)
+        try:
+            return tally(old_rows, new_rows, key=pair.key, fields=pair.compared_fields)
+        except RowOrderError as exc:
+            raise ReleaseRefused(f"resource '{pair.name}': {exc}") from exc
+
+    return diff_releases(
+        after.package, folder_shape(before.descriptor_path), folder_shape(new_path), count
+    )
+
+
+# Scaffold --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """A new release folder copied from the latest release, ready to edit."""
+
+    source: ReleaseRef
+    release: ReleaseRef
+    bump: Bump
+    data_files: tuple[str, ...]
+
+
+def is_sealed(descriptor: Mapping[str, Any]) -> bool:
+    """Whether every local file of a descriptor has its `bytes` and `hash`."""
+    return all(
+        "bytes" in resource and "hash" in resource
+        for resource in _resources(descriptor)
+        if _local_path(resource)
+    )
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scaffold_release(
+    datasets_dir: Path, package: str, bump: Bump, *, now: datetime | None = None
+) -> Scaffold:
+    """Copy the latest release to the next version, with a new `version` and `created`."""
+    refs = package_releases(datasets_dir, package)
+    source = refs[-1]
+    if not is_sealed(_read_descriptor(source.descriptor_path)):
+        raise ReleaseRefused(
+            f"{package} {source.version} is not sealed yet: edit it and run"
+            f" `opendata release {package} --seal`, or delete {source.path}"
+        )
+    version = next_version(source.version, bump)
+    target = source.path.parent / version
+    if target.exists():
+        raise ReleaseRefused(f"{target} already exists")
+    shutil.copytree(source.path, target)
+    descriptor = _read_descriptor(target / DESCRIPTOR_NAME)
+    descriptor["version"] = version
+    descriptor["created"] = _timestamp(now or datetime.now(UTC))
+    files = []
+    for resource in _resources(descriptor):
+        resource.pop("bytes", None)
+        resource.pop("hash", None)
+        path = _local_path(resource)
+        if path:
+            files.append(path)
+    _write_descriptor(target / DESCRIPTOR_NAME, descriptor)
+    release = ReleaseRef(package=package, version=version, path=target)
+    return Scaffold(source=source, release=release, bump=bump, data_files=tuple(files))
+
+
+# Seal ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A release sealed: what was written and the diff against the previous release."""
+
+    release: ReleaseRef
+    previous: ReleaseRef | None
+    diff: ReleaseDiff | None
+    refreshed: tuple[str, ...]  # resources whose bytes or hash were written
+    resealed: bool  # the folder was sealed before, with other bytes or hashes
+    changelog: Path | None  # the changelog, when an entry was added
+
+
+def _with_integrity(
+    descriptor: Mapping[str, Any], folder: Path
+) -> tuple[dict[str, Any], list[str], bool]:
+    sealed = json.loads(json.dumps(descriptor))
+    refreshed, resealed = [], False
+    for resource in _resources(sealed):
+        path = _local_path(resource)
+        if path is None or not (folder / path).is_file():
+            continue
+        size, digest = file_digest(folder / path)
+        values = {"bytes": size, "hash": f"sha256:{digest.lower()}"}
+        if any(resource.get(k) != v for k, v in values.items()):
+            refreshed.append(str(resource.get("name")))
+            resealed = resealed or ("bytes" in resource and "hash" in resource)
+        if "bytes" in resource and "hash" in resource:
+            resource.update(values)
+        else:
+            _insert_before_schema(resource, values)
+    return sealed, refreshed, resealed
+
+
+def _insert_before_schema(resource: dict[str, Any], values: Mapping[str, Any]) -> None:
+    items = [(k, v) for k, v in resource.items() if k not in values]
+    at = next((i for i, (k, _) in enumerate(items) if k == "schema"), len(items))
+    resource.clear()
+    resource.update([*items[:at], *values.items(), *items[at:]])
+
+
+def seal_release(datasets_dir: Path, package: str, *, today: date | None = None) -> Sealed:
+    """Seal the highest release folder of a package; ReleaseRefused leaves it untouched."""
+    refs = package_releases(datasets_dir, package)
+    release = refs[-1]
+    previous = refs[-2] if len(refs) > 1 else None
+    descriptor = _read_descriptor(release.descriptor_path)
+    declared = descriptor.get("version")
+    if declared != release.version:
+        raise ReleaseRefused(
+            f"{release.descriptor_path} declares version {declared!r} in a folder named"
+            f" {release.version!r}; they must match"
+        )
+    sealed, refreshed, resealed = _with_integrity(descriptor, release.path)
+    candidate = release.path / SEALING_NAME
+    _write_descriptor(candidate, sealed)
+    diff = None
+    try:
+        outcome = validate_release(candidate)
+        if not outcome.valid:
+            raise ReleaseRefused(f"{package} {release.version} is invalid", outcome=outcome)
+        if previous is not None:
+            diff = diff_folders(previous, release, after_descriptor=candidate)
+            shortfall = diff.shortfall()
+            if shortfall is not None:
+                raise ReleaseRefused(shortfall, diff=diff)
+        if sealed != descriptor:
+            os.replace(candidate, release.descriptor_path)
+    finally:
+        candidate.unlink(missing_ok=True)
+    changelog = _add_changelog_entry(release, sealed, diff, today=today)
+    return Sealed(release, previous, diff, tuple(refreshed), resealed, changelog)
+
+
+# Changelog -------------------------------------------------------------------------------------
+
+
+def _release_date(descriptor: Mapping[str, Any], today: date | None) -> date:
+    created = descriptor.get("created")
+    if isinstance(created, str):
+        try:
+            return datetime.fromisoformat(created.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    return today or datetime.now(UTC).date()
+
+
+def changelog_entry(version: str, day: date, diff: ReleaseDiff | None) -> str:
+    """A changelog entry: a `## <version> — <date>` heading and a one-line summary."""
+    summary = diff.summary_line() if diff is not None else "First release."
+    return f"## {version} — {day.isoformat()}\n\n{summary}\n"
+
+
+def _add_changelog_entry(
+    release: ReleaseRef,
+    descriptor: Mapping[str, Any],
+    diff: ReleaseDiff | None,
+    *,
+    today: date | None,
+) -> Path | None:
+    path = release.path.parent / CHANGELOG_NAME
+    text = (
+        path.read_text(encoding="utf-8") if path.is_file() else f"# Changelog: {release.package}\n"
+    )
+    heading = re.compile(rf"^#+\s*\[?{re.escape(release.version)}\]?(\s|$)", re.MULTILINE)
+    if heading.search(text):
+        return None
+    entry = changelog_entry(release.version, _release_date(descriptor, today), diff)
+    first = re.search(r"^## ", text, re.MULTILINE)
+    if first is None:
+        text = text.rstrip("\n") + "\n\n" + entry
+    else:
+        text = text[: first.start()] + entry + "\n" + text[first.start() :]
+    path.write_text(text, encoding="utf-8")
+    return path

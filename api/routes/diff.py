@@ -1,0 +1,272 @@
+"""Diffs between two releases of a package: JSON pages of row changes, and CSV of one resource."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+
+from api.db.diffsource import LoadedDiffs
+from api.db.releases import Catalog, LoadedRelease, Snapshot
+from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
+from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
+from api.errors import BadQuery, NotFound, ParamError
+from api.metadata.datapackage import release_url
+from api.render.rows import MEDIA_TYPES, dump_json, iter_csv
+from api.routes.caching import IMMUTABLE, etag_for, not_modified
+
+router = APIRouter(prefix="/v1/datasets", tags=["diff"])
+
+JSON_PARAMS = ("from", "to", "resource", "_size", "_next")
+CSV_PARAMS = ("from", "to", "resource")
+VERSION_HELP = "A release version such as 1.0.0, or latest."
+REQUIRED = {
+    "from": "the older release, a version such as 1.0.0 or latest",
+    "to": "the newer release, a version such as 1.1.0 or latest",
+    "resource": "the name of a resource of either release",
+}
+
+
+@dataclass(frozen=True)
+class DiffQuery:
+    """The query string of a diff."""
+
+    from_version: str
+    to_version: str
+    resource: str | None
+    size: int
+    next: str | None
+
+
+def read_diff_query(
+    params: Sequence[tuple[str, str]], *, csv: bool, default_size: int, max_size: int
+) -> DiffQuery:
+    """Read a diff query string; raise BadQuery listing every problem in it."""
+    allowed = CSV_PARAMS if csv else JSON_PARAMS
+    kind = "a CSV diff" if csv else "a diff"
+    errors: list[ParamError] = []
+    given: dict[str, list[str]] = {}
+    for key, value in params:
+        if key in allowed:
+            given.setdefault(key, []).append(value)
+        else:
+            message = f"{key} is not a parameter of {kind}; they are: {', '.join(allowed)}."
+            errors.append(ParamError(key, "unknown-parameter", message))
+    for key, values in given.items():
+        if len(values) > 1:
+            message = f"{key} is given {len(values)} times; give it once."
+            errors.append(ParamError(key, "duplicate-parameter", message))
+    for key in ("from", "to", "resource") if csv else ("from", "to"):
+        if not given.get(key, [""])[0]:
+            message = f"{key} is required: {REQUIRED[key]}."
+            errors.append(ParamError(key, "missing-parameter", message))
+    size = default_size
+    if "_size" in given:
+        text = given["_size"][0]
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= max_size:
+            size = int(text)
+        else:
+            message = f"_size must be a whole number from 1 to {max_size}; got {text!r}."
+            errors.append(ParamError("_size", "invalid-size", message))
+    if errors:
+        raise BadQuery(errors)
+    return DiffQuery(
+        from_version=given["from"][0],
+        to_version=given["to"][0],
+        resource=given.get("resource", [None])[0],
+        size=size,
+        next=given.get("_next", [None])[0],
+    )
+
+
+def _query(request: Request, settings: SettingsDep, *, csv: bool) -> DiffQuery:
+    return read_diff_query(
+        request.query_params.multi_items(),
+        csv=csv,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
+    )
+
+
+FromParam = Annotated[str | None, Query(alias="from", description=VERSION_HELP)]
+ToParam = Annotated[str | None, Query(description=VERSION_HELP)]
+ResourceParam = Annotated[str | None, Query(description="Only this resource.")]
+
+
+def get_diff_query(
+    request: Request,
+    settings: SettingsDep,
+    from_: FromParam = None,
+    to: ToParam = None,
+    resource: ResourceParam = None,
+    size: Annotated[str | None, Query(alias="_size", description="Changes per page.")] = None,
+    cursor: Annotated[str | None, Query(alias="_next", description="Page cursor.")] = None,
+) -> DiffQuery:
+    """The query of a JSON diff."""
+    del from_, to, resource, size, cursor  # declared for the API docs; read with checks below
+    return _query(request, settings, csv=False)
+
+
+def get_csv_diff_query(
+    request: Request,
+    settings: SettingsDep,
+    from_: FromParam = None,
+    to: ToParam = None,
+    resource: ResourceParam = None,
+) -> DiffQuery:
+    """The query of a CSV diff: one resource, every change."""
+    del from_, to, resource  # declared for the API docs; read with checks below
+    return _query(request, settings, csv=True)
+
+
+DiffQueryDep = Annotated[DiffQuery, Depends(get_diff_query)]
+CsvDiffQueryDep = Annotated[DiffQuery, Depends(get_csv_diff_query)]
+
+
+@dataclass(frozen=True)
+class ResolvedDiff:
+    """The two releases a diff names, their diff, and the source to read row changes from."""
+
+    before: LoadedRelease
+    after: LoadedRelease
+    diff: ReleaseDiff
+    source: LoadedDiffs
+
+
+async def _resolve(
+    package: str, query: DiffQuery, snapshot: Snapshot, catalog: Catalog, engine: sa.Engine
+) -> ResolvedDiff:
+    before = snapshot.release(package, query.from_version)
+    after = snapshot.release(package, query.to_version)
+    source = LoadedDiffs(engine, catalog)
+    diff = await run_in_threadpool(source.diff, before, after)
+    if query.resource is not None and diff.resource(query.resource) is None:
+        names = ", ".join(r.name for r in diff.resources)
+        raise NotFound(
+            f"neither {package} {diff.from_version} nor {diff.to_version} has a resource"
+            f" {query.resource!r} (resources: {names})"
+        )
+    return ResolvedDiff(before, after, diff, source)
+
+
+async def get_resolved_diff(
+    package: str,
+    query: DiffQueryDep,
+    snapshot: SnapshotDep,
+    catalog: CatalogDep,
+    engine: EngineDep,
+) -> ResolvedDiff:
+    """The releases and resource a JSON diff names, diffed; NotFound when one is missing."""
+    return await _resolve(package, query, snapshot, catalog, engine)
+
+
+async def get_resolved_csv_diff(
+    package: str,
+    query: CsvDiffQueryDep,
+    snapshot: SnapshotDep,
+    catalog: CatalogDep,
+    engine: EngineDep,
+) -> ResolvedDiff:
+    """The releases and resource a CSV diff names, diffed; NotFound when one is missing."""
+    return await _resolve(package, query, snapshot, catalog, engine)
+
+
+ResolvedDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_diff)]
+ResolvedCsvDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_csv_diff)]
+
+
+def _headers(
+    request: Request, resolved: ResolvedDiff, query: DiffQuery, max_age: int, variant: str
+) -> dict[str, str]:
+    before, after = resolved.before, resolved.after
+    etag = etag_for(
+        after, request, after.info.version, variant=f"diff:{before.content_hash}:{variant}"
+    )
+    pinned = "latest" not in (query.from_version, query.to_version)
+    return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
+
+
+@router.get("/{package}/diff", summary="Diff two releases")
+async def release_diff(
+    request: Request,
+    package: str,
+    query: DiffQueryDep,
+    resolved: ResolvedDiffDep,
+    settings: SettingsDep,
+) -> Response:
+    """Rows added, removed and changed by primary key, schema changes and the bump they need."""
+    headers = _headers(request, resolved, query, settings.latest_max_age, "json")
+    cached = not_modified(request, headers["ETag"], headers)
+    if cached is not None:
+        return cached
+    diff, source = resolved.diff, resolved.source
+    start = source.position(diff, query.next, query.resource) if query.next else None
+    page = await run_in_threadpool(
+        partial(source.page, diff, size=query.size, start=start, resource=query.resource)
+    )
+    keys = {r.name: r.pair.key for r in diff.resources}
+    token = page.next.token if page.next is not None else None
+    next_url = None
+    if token is not None:
+        pinned = [("from", diff.from_version), ("to", diff.to_version)]
+        if query.resource is not None:
+            pinned.append(("resource", query.resource))
+        pinned += [("_size", str(query.size)), ("_next", token)]
+        next_url = f"{settings.base_url}{request.url.path}?{urlencode(pinned)}"
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    base = settings.base_url
+    body = {
+        **diff.as_dict(resource=query.resource),
+        "size": query.size,
+        "rows": [change_record(name, change, keys[name]) for name, change in page.changes],
+        "next": token,
+        "next_url": next_url,
+        "links": {
+            "from": release_url(base, package, diff.from_version),
+            "to": release_url(base, package, diff.to_version),
+        },
+    }
+    return Response(dump_json(body), media_type="application/json", headers=headers)
+
+
+def _not_compared(item: ResourceDiff, diff: ReleaseDiff) -> BadQuery:
+    pair = item.pair
+    if pair.before is None:
+        why = f"it is new in {diff.to_version}"
+    elif pair.after is None:
+        why = f"it is gone from {diff.to_version}"
+    else:
+        why = pair.reason or "they cannot be matched by key"
+    message = f"the rows of resource '{item.name}' cannot be compared: {why}."
+    return BadQuery([ParamError("resource", "not-comparable", message)])
+
+
+@router.get("/{package}/diff.csv", summary="Diff one resource of two releases as CSV")
+async def release_diff_csv(
+    request: Request,
+    query: CsvDiffQueryDep,
+    resolved: ResolvedCsvDiffDep,
+    settings: SettingsDep,
+) -> Response:
+    """Every row change of one resource: key columns, diff_type, from_ and to_ of each field."""
+    diff = resolved.diff
+    item = diff.resource(str(query.resource))
+    assert item is not None
+    if item.counts is None:
+        raise _not_compared(item, diff)
+    headers = _headers(request, resolved, query, settings.latest_max_age, "csv")
+    cached = not_modified(request, headers["ETag"], headers)
+    if cached is not None:
+        return cached
+    pair = item.pair
+    changes = await run_in_threadpool(resolved.source.open_stream, diff, item.name)
+    rows = (csv_row(change, pair.value_fields) for change in changes)
+    body = iter_csv(csv_header(pair.key, pair.value_fields), rows)
+    return StreamingResponse(body, media_type=MEDIA_TYPES["csv"], headers=headers)
