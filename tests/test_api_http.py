@@ -160,6 +160,8 @@ async def test_older_releases_link_their_successor(
     links = link_targets(response.headers["link"])
     assert response.headers["x-dataset-version"] == version
     assert links["describedby"] == describedby(version)
+    assert links["cite-as"] == f"{BASE_URL}/v1/datasets/{FLAGSHIP}/{version}"
+    assert links["license"] == "https://creativecommons.org/licenses/by/4.0/"
     if successor is None:
         assert "successor-version" not in links
         return
@@ -265,7 +267,7 @@ async def test_unacceptable_media_type_is_a_406_problem(client: httpx.AsyncClien
         "title": "Not acceptable",
         "status": 406,
         "detail": "cannot produce 'image/png'; offered: application/json, text/csv, "
-        "application/x-ndjson",
+        "application/x-ndjson, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "instance": f"{PINNED}/figures",
     }
 

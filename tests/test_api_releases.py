@@ -168,7 +168,9 @@ async def test_old_releases_name_their_successor(
 ) -> None:
     response = await client.get(f"{PREFIX}/{version}/datapackage.json")
     links = [
-        f'<{PACKAGE_URL}/{version}/datapackage.json>; rel="describedby"; type="application/json"'
+        f'<{PACKAGE_URL}/{version}/datapackage.json>; rel="describedby"; type="application/json"',
+        f'<{PACKAGE_URL}/{version}>; rel="cite-as"',
+        '<https://creativecommons.org/licenses/by/4.0/>; rel="license"',
     ]
     if successor:
         links.append(f'<{PACKAGE_URL}/{successor}>; rel="successor-version"')

@@ -14,12 +14,14 @@ MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "ndjson": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FORMAT_BY_MEDIA_TYPE: dict[str, str] = {
     "application/json": "json",
     "text/csv": "csv",
     "application/x-ndjson": "ndjson",
     "application/jsonl": "ndjson",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
 UTF8_BOM = "\ufeff"
 ROWS_PER_CHUNK = 1000

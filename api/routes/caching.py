@@ -44,7 +44,16 @@ def release_headers(
     info = release.info
     base = settings.base_url
     describedby = f"{base}/v1/datasets/{info.package}/{info.version}/datapackage.json"
-    links = [f'<{describedby}>; rel="describedby"; type="application/json"']
+    links = [
+        f'<{describedby}>; rel="describedby"; type="application/json"',
+        # RFC 8574: cite the pinned release, whatever URL served this response.
+        f'<{base}/v1/datasets/{info.package}/{info.version}>; rel="cite-as"',
+    ]
+    links += [
+        f'<{lic["path"]}>; rel="license"'
+        for lic in info.descriptor.get("licenses", [])
+        if lic.get("path")
+    ]
     headers = {"ETag": etag, "X-Dataset-Version": info.version}
     if requested == "latest":
         headers["Cache-Control"] = f"public, max-age={settings.latest_max_age}"

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from api.db.releases import Catalog
 from api.model import FieldSpec, TableSpec
 from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
+from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
 
 # Table Schema type -> JSON Schema of one value.
 JSON_SCHEMA_TYPES: dict[str, dict[str, Any]] = {
@@ -195,7 +196,7 @@ def resource_operation(
         "summary": f"{spec.title or spec.resource} ({spec.resource})",
         "description": (spec.description or "") + "\n\nFilters are `column__op=value`; "
         "every control starts with `_`. A bad query is a 400 listing every problem. "
-        "Add `.csv`, `.ndjson` or `.json` to the path, or send `Accept`, "
+        "Add `.csv`, `.ndjson`, `.xlsx` or `.json` to the path, or send `Accept`, "
         "to choose the format.",
         "operationId": f"rows_{spec.package}_{spec.resource}".replace("-", "_"),
         "parameters": parameters,
@@ -206,6 +207,7 @@ def resource_operation(
                     "application/json": {"schema": {"$ref": f"#/components/schemas/{page_name}"}},
                     "text/csv": {"schema": {"type": "string"}},
                     "application/x-ndjson": {"schema": {"type": "string"}},
+                    XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
                 },
             },
             "304": {"description": "Not modified (If-None-Match)."},

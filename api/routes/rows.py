@@ -6,19 +6,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file
 from api.db.rows import RowReader
 from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
-from api.errors import NotAcceptable, NotFound
+from api.errors import BadQuery, NotAcceptable, NotFound, ParamError
+from api.metadata import urls
+from api.metadata.citation import render_citation
+from api.model import ReleaseInfo
 from api.query.grammar import RowQuery, parse_key, parse_row_query
 from api.render.rows import MEDIA_TYPES, dump_json, iter_csv, iter_ndjson, negotiate
+from api.render.xlsx import MAX_ROWS as XLSX_MAX_ROWS
+from api.render.xlsx import xlsx_bytes
 from api.routes.caching import etag_for, not_modified, pinned_path, release_headers
 
 router = APIRouter(prefix="/v1/datasets", tags=["rows"])
 
-ROW_FORMATS = ("json", "csv", "ndjson")
+ROW_FORMATS = ("json", "csv", "ndjson", "xlsx")
 RAW_FILE_PARAMS = frozenset({"_dl"})
 
 
@@ -93,12 +99,51 @@ async def read_rows(
         return StreamingResponse(
             iter_resource_file(engine, resource_id), media_type=MEDIA_TYPES["csv"], headers=headers
         )
+    if fmt == "xlsx":
+        about = _about(request, release.info, settings.base_url, query)
+        body_bytes = await _workbook(reader, query, about=about)
+        return Response(body_bytes, media_type=MEDIA_TYPES["xlsx"], headers=headers)
     header, rows = await reader.stream(query)
     if fmt == "csv":
         body = iter_csv(header, rows, delimiter=query.delimiter, bom=query.bom)
     else:
         body = iter_ndjson(header, rows)
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+async def _workbook(reader: RowReader, query: RowQuery, *, about: list[tuple[str, str]]) -> bytes:
+    """Every matching row as an Excel workbook; more rows than a sheet holds is a 400."""
+    total = await reader.count(query)
+    if total > XLSX_MAX_ROWS:
+        message = (
+            f"{total:,} rows match, more than an Excel sheet holds ({XLSX_MAX_ROWS:,});"
+            " filter further or download CSV"
+        )
+        raise BadQuery([ParamError("_format", "too-many-rows", message)])
+    header, rows = await reader.stream(query)
+    return await run_in_threadpool(
+        xlsx_bytes, header, rows, sheet=reader.spec.resource, about=about
+    )
+
+
+def _about(
+    request: Request, info: ReleaseInfo, base_url: str, query: RowQuery
+) -> list[tuple[str, str]]:
+    """What a spreadsheet says about itself: what it is, its version, licence, source, citation."""
+    licences = ", ".join(
+        str(lic.get("title") or lic.get("name")) for lic in info.descriptor.get("licenses", [])
+    )
+    filters = "; ".join(f"{f.column} {f.op} {f.value}" for f in query.filters) or "none"
+    return [
+        ("dataset", info.title),
+        ("package", info.package),
+        ("version", info.version),
+        ("licence", licences),
+        ("source", f"{base_url}{request.url.path}?{request.url.query}".rstrip("?")),
+        ("descriptor", urls.descriptor_url(base_url, package=info.package, version=info.version)),
+        ("filters", filters),
+        ("citation", render_citation(info, "apa", base_url=base_url)),
+    ]
 
 
 async def _json_page(
