@@ -85,3 +85,30 @@ def not_modified(request: Request, etag: str, headers: dict[str, str]) -> Respon
     if etag in tags or "*" in tags:
         return Response(status_code=304, headers=headers)
     return None
+
+
+def conditional(
+    request: Request,
+    *,
+    release: LoadedRelease,
+    requested: str,
+    snapshot: Snapshot,
+    settings: Settings,
+    variant: str = "",
+) -> tuple[dict[str, str], Response | None]:
+    """Headers for a response about a release, and the 304 to send instead when it is cached.
+
+    :param variant: the representation chosen by negotiation (it gets its own ETag and `Vary`).
+    """
+    etag = etag_for(release, request, requested, variant)
+    headers = release_headers(
+        request,
+        release=release,
+        requested=requested,
+        snapshot=snapshot,
+        settings=settings,
+        etag=etag,
+    )
+    if variant:
+        headers["Vary"] = "Accept"
+    return headers, not_modified(request, etag, headers)

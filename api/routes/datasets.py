@@ -11,7 +11,7 @@ from api.db.releases import LoadedRelease
 from api.deps import ReleaseDep, SettingsDep, SnapshotDep
 from api.metadata.datapackage import release_descriptor, release_url
 from api.render.rows import dump_json
-from api.routes.caching import etag_for, not_modified, release_headers
+from api.routes.caching import conditional
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
@@ -105,11 +105,9 @@ async def release_datapackage(
     settings: SettingsDep,
 ) -> Response:
     """The release's Data Package descriptor, with absolute URLs."""
-    etag = etag_for(release, request, version)
-    headers = release_headers(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    headers, cached = conditional(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings
     )
-    cached = not_modified(request, etag, headers)
     if cached is not None:
         return cached
     body = release_descriptor(release.info, base_url=settings.base_url)

@@ -15,7 +15,7 @@ from api.metadata import urls
 from api.metadata.citation import citation_format, render_citation
 from api.render.archive import iter_release_zip, readme_text
 from api.render.rows import dump_json
-from api.routes.caching import etag_for, not_modified, release_headers
+from api.routes.caching import conditional
 
 router = APIRouter(prefix="/v1/datasets", tags=["releases"])
 
@@ -30,11 +30,9 @@ async def validation_report(
     engine: EngineDep,
 ) -> Response:
     """The frictionless report stored when the release was loaded, as it was."""
-    etag = etag_for(release, request, version)
-    headers = release_headers(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    headers, cached = conditional(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings
     )
-    cached = not_modified(request, etag, headers)
     if cached is not None:
         return cached
     report = await run_in_threadpool(read_validation_report, engine, release.id)
@@ -51,11 +49,9 @@ async def release_zip(
     engine: EngineDep,
 ) -> Response:
     """The release as a zip: descriptor (relative paths), CSV files and a README."""
-    etag = etag_for(release, request, version)
-    headers = release_headers(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    headers, cached = conditional(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings
     )
-    cached = not_modified(request, etag, headers)
     if cached is not None:
         return cached
     info = release.info
@@ -86,16 +82,9 @@ async def release_citation(
 ) -> Response:
     """A citation of the pinned release: apa, bibtex, ris, csl-json or cff."""
     chosen = citation_format(format)
-    etag = etag_for(release, request, version)
-    headers = release_headers(
-        request,
-        release=release,
-        requested=version,
-        snapshot=snapshot,
-        settings=settings,
-        etag=etag,
+    headers, cached = conditional(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings
     )
-    cached = not_modified(request, etag, headers)
     if cached is not None:
         return cached
     text = render_citation(release.info, chosen.name, base_url=settings.base_url)

@@ -20,7 +20,7 @@ from api.query.grammar import RowQuery, parse_key, parse_row_query
 from api.render.rows import MEDIA_TYPES, dump_json, iter_csv, iter_ndjson, negotiate
 from api.render.xlsx import MAX_ROWS as XLSX_MAX_ROWS
 from api.render.xlsx import xlsx_bytes
-from api.routes.caching import etag_for, not_modified, pinned_path, release_headers
+from api.routes.caching import conditional, pinned_path
 
 router = APIRouter(prefix="/v1/datasets", tags=["rows"])
 
@@ -71,12 +71,14 @@ async def read_rows(
     query = parse_row_query(
         spec, params, default_size=settings.default_page_size, max_size=settings.max_page_size
     )
-    etag = etag_for(release, request, version, variant=fmt)
-    headers = release_headers(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    headers, cached = conditional(
+        request,
+        release=release,
+        requested=version,
+        snapshot=snapshot,
+        settings=settings,
+        variant=fmt,
     )
-    headers["Vary"] = "Accept"
-    cached = not_modified(request, etag, headers)
     if cached is not None:
         return cached
     reader = RowReader(engine, spec, timeout=settings.query_timeout_seconds)
@@ -201,11 +203,9 @@ async def read_row(
     release = snapshot.release(package, version)
     spec = catalog.table_spec(package, version, resource)
     values = parse_key(spec, key)
-    etag = etag_for(release, request, version)
-    headers = release_headers(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings, etag=etag
+    headers, cached = conditional(
+        request, release=release, requested=version, snapshot=snapshot, settings=settings
     )
-    cached = not_modified(request, etag, headers)
     if cached is not None:
         return cached
     row = await RowReader(engine, spec, timeout=settings.query_timeout_seconds).one(values)
