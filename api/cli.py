@@ -187,8 +187,9 @@ def load(
     refs = find_releases(_settings_datasets_dir(datasets), paths or ())
     engine = writer_engine(url)
     try:
-        loader = ReleaseLoader(engine, batch_size=settings.load_batch_size, quiet=quiet,
-                               console=console)
+        loader = ReleaseLoader(
+            engine, batch_size=settings.load_batch_size, quiet=quiet, console=console
+        )
         summary = loader.load_all(refs)
     finally:
         engine.dispose()
@@ -202,8 +203,10 @@ def load(
     for package, version, report in summary.refused:
         errors = [e for t in report.get("tasks", []) for e in t.get("errors", [])]
         errors += report.get("errors", [])
-        out.print(f"[red]refused[/red]  {escape(package)} {escape(version)}: invalid,"
-                  f" {len(errors)} error(s)")
+        out.print(
+            f"[red]refused[/red]  {escape(package)} {escape(version)}: invalid,"
+            f" {len(errors)} error(s)"
+        )
         for error in errors[:SHOWN_ERRORS]:
             message = error.get("message", error) if isinstance(error, dict) else error
             out.print(f"  - {escape(str(message))}")
@@ -226,8 +229,13 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        "api.asgi:app", host=host, port=port, workers=workers, reload=reload,
-        proxy_headers=True, log_level="info",
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+        log_level="info",
     )
 
 

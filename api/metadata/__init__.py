@@ -185,8 +185,12 @@ def _contributor(raw: Mapping[str, Any]) -> Agent | None:
         return None
     roles = _strings(raw.get("roles")) or _strings(raw.get("role"))
     return Agent(
-        name=name, email=_text(raw, "email"), url=_text(raw, "path"), given_name=given,
-        family_name=family, organization=_text(raw, "organization"),
+        name=name,
+        email=_text(raw, "email"),
+        url=_text(raw, "path"),
+        given_name=given,
+        family_name=family,
+        organization=_text(raw, "organization"),
         roles=tuple(role.lower() for role in roles),
     )
 
@@ -199,7 +203,7 @@ def _agent(raw: Any) -> Agent | None:
         return None
     email = _text(raw, "email") or _text(raw, "hasEmail")
     if email and email.lower().startswith("mailto:"):
-        email = email[len("mailto:"):]
+        email = email[len("mailto:") :]
     return Agent(name=name, email=email, url=_text(raw, "url") or _text(raw, "path"))
 
 
@@ -250,8 +254,10 @@ def _description(release: ReleaseInfo) -> str:
         return text
     names = ", ".join(r.name for r in release.resources) or "none"
     count = len(release.resources)
-    return (f"Data package {release.package}, version {release.version}, "
-            f"with {count} resource{'s' if count != 1 else ''}: {names}.")
+    return (
+        f"Data package {release.package}, version {release.version}, "
+        f"with {count} resource{'s' if count != 1 else ''}: {names}."
+    )
 
 
 def package_facts(releases: Sequence[ReleaseInfo]) -> PackageFacts:
@@ -263,18 +269,23 @@ def package_facts(releases: Sequence[ReleaseInfo]) -> PackageFacts:
     extra = descriptor.get("x-catalog")
     catalog: Mapping[str, Any] = extra if isinstance(extra, Mapping) else {}
     contributors = [
-        agent for raw in descriptor.get("contributors") or [] if isinstance(raw, Mapping)
+        agent
+        for raw in descriptor.get("contributors") or []
+        if isinstance(raw, Mapping)
         if (agent := _contributor(raw)) is not None
     ]
     publisher = _agent(catalog.get("publisher")) or next(
-        iter(_with_role(contributors, PUBLISHER_ROLES)), None)
+        iter(_with_role(contributors, PUBLISHER_ROLES)), None
+    )
     contact = _agent(catalog.get("contactPoint")) or next(
-        iter(_with_role(contributors, CONTACT_ROLES)), None)
+        iter(_with_role(contributors, CONTACT_ROLES)), None
+    )
     temporal = catalog.get("temporal") if isinstance(catalog.get("temporal"), Mapping) else {}
     licences = [raw for raw in descriptor.get("licenses") or [] if isinstance(raw, Mapping)]
     sources = tuple(
         Source(title=_text(raw, "title") or _text(raw, "path") or "source", url=_absolute(raw))
-        for raw in descriptor.get("sources") or [] if isinstance(raw, Mapping)
+        for raw in descriptor.get("sources") or []
+        if isinstance(raw, Mapping)
     )
     return PackageFacts(
         package=latest.package,

@@ -85,8 +85,18 @@ def render_apa(cite: Citation, *, italics: str = "*") -> str:
     return f"{names} ({cite.year}). {work}.{publisher} {cite.url}"
 
 
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-          "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _tex(text: str) -> str:
@@ -199,8 +209,10 @@ def _cff_agent(agent: Agent, indent: str) -> list[str]:
         entries.append(("email", agent.email))
     if agent.url and agent.url.lower().startswith(("http://", "https://")):
         entries.append(("website", agent.url))
-    return [f"{indent}{'- ' if i == 0 else '  '}{key}: {_q(value)}"
-            for i, (key, value) in enumerate(entries)]
+    return [
+        f"{indent}{'- ' if i == 0 else '  '}{key}: {_q(value)}"
+        for i, (key, value) in enumerate(entries)
+    ]
 
 
 def render_cff(cite: Citation) -> str:
@@ -238,7 +250,8 @@ def render_cff(cite: Citation) -> str:
 
 
 FORMATS: dict[str, CitationFormat] = {
-    fmt.name: fmt for fmt in (
+    fmt.name: fmt
+    for fmt in (
         CitationFormat("apa", "text/plain; charset=utf-8", render_apa),
         CitationFormat("bibtex", "application/x-bibtex; charset=utf-8", render_bibtex),
         CitationFormat("ris", "application/x-research-info-systems", render_ris),
@@ -264,8 +277,15 @@ def citation_format(fmt: str) -> CitationFormat:
     found = FORMATS.get(fmt)
     if found is None:
         known = ", ".join(FORMATS)
-        raise BadQuery([ParamError("format", "invalid-control",
-                                   f"unknown citation format {fmt!r}; expected one of {known}")])
+        raise BadQuery(
+            [
+                ParamError(
+                    "format",
+                    "invalid-control",
+                    f"unknown citation format {fmt!r}; expected one of {known}",
+                )
+            ]
+        )
     return found
 
 

@@ -24,8 +24,16 @@ from api.model import ReleaseInfo
 DEFAULT_ROWS = 10
 MAX_ROWS = 1000
 DEFAULT_SORT = "score desc, metadata_modified desc"
-SORTABLE = ("id", "name", "title_string", "metadata_created", "metadata_modified", "score",
-            "num_resources", "num_tags")
+SORTABLE = (
+    "id",
+    "name",
+    "title_string",
+    "metadata_created",
+    "metadata_modified",
+    "score",
+    "num_resources",
+    "num_tags",
+)
 _TAG = re.compile(r"^[\w \-.]{2,100}$")
 
 
@@ -92,9 +100,16 @@ def _organization(facts: PackageFacts, *, base_url: str, created: str) -> dict[s
         return None
     name = ckan_name(facts.publisher.name)
     return {
-        "id": _id(base_url, "organization", name), "name": name, "title": facts.publisher.name,
-        "type": "organization", "description": "", "image_url": "", "created": created,
-        "is_organization": True, "approval_status": "approved", "state": "active",
+        "id": _id(base_url, "organization", name),
+        "name": name,
+        "title": facts.publisher.name,
+        "type": "organization",
+        "description": "",
+        "image_url": "",
+        "created": created,
+        "is_organization": True,
+        "approval_status": "approved",
+        "state": "active",
     }
 
 
@@ -102,22 +117,47 @@ def _resources(facts: PackageFacts, *, base_url: str, package_id: str) -> list[d
     loaded = ckan_time(facts.latest.loaded_at)
     package, version = facts.package, facts.version
     files: list[tuple[str, str, str | None, str, int | None, str]] = [
-        (urls.rows_url(base_url, package=package, version=version, resource=r.name),
-         r.title, r.description, "csv", r.bytes, f"{r.checksum[0]}:{r.checksum[1]}"
-         if r.checksum else "")
+        (
+            urls.rows_url(base_url, package=package, version=version, resource=r.name),
+            r.title,
+            r.description,
+            "csv",
+            r.bytes,
+            f"{r.checksum[0]}:{r.checksum[1]}" if r.checksum else "",
+        )
         for r in facts.resources
     ]
-    files.append((urls.zip_url(base_url, package=package, version=version),
-                  f"{facts.title}, version {version} (ZIP)",
-                  "Every resource of the release with its datapackage.json.", "zip", None, ""))
+    files.append(
+        (
+            urls.zip_url(base_url, package=package, version=version),
+            f"{facts.title}, version {version} (ZIP)",
+            "Every resource of the release with its datapackage.json.",
+            "zip",
+            None,
+            "",
+        )
+    )
     return [
         {
-            "id": _id(url), "package_id": package_id, "name": name, "description": text or "",
-            "format": FILE_FORMATS[fmt].label, "mimetype": FILE_FORMATS[fmt].media_type,
-            "mimetype_inner": None, "url": url, "size": size, "hash": digest,
-            "position": position, "created": loaded, "last_modified": loaded,
-            "metadata_modified": loaded, "state": "active", "datastore_active": False,
-            "url_type": None, "resource_type": None, "cache_url": None,
+            "id": _id(url),
+            "package_id": package_id,
+            "name": name,
+            "description": text or "",
+            "format": FILE_FORMATS[fmt].label,
+            "mimetype": FILE_FORMATS[fmt].media_type,
+            "mimetype_inner": None,
+            "url": url,
+            "size": size,
+            "hash": digest,
+            "position": position,
+            "created": loaded,
+            "last_modified": loaded,
+            "metadata_modified": loaded,
+            "state": "active",
+            "datastore_active": False,
+            "url_type": None,
+            "resource_type": None,
+            "cache_url": None,
             "cache_last_updated": None,
         }
         for position, (url, name, text, fmt, size, digest) in enumerate(files)
@@ -128,15 +168,21 @@ def _extras(facts: PackageFacts, *, base_url: str) -> list[dict[str, str]]:
     iri = urls.dataset_iri(base_url, facts.package)
     publisher, contact = facts.publisher, facts.contact
     versions = [
-        {"version": r.version, "published": r.published.isoformat() if r.published else None,
-         "datapackage_url": urls.descriptor_url(base_url, package=r.package, version=r.version)}
+        {
+            "version": r.version,
+            "published": r.published.isoformat() if r.published else None,
+            "datapackage_url": urls.descriptor_url(base_url, package=r.package, version=r.version),
+        }
         for r in facts.releases
     ]
     values: dict[str, str | None] = {
-        "uri": iri, "identifier": iri, "issued": facts.issued.isoformat(),
+        "uri": iri,
+        "identifier": iri,
+        "issued": facts.issued.isoformat(),
         "modified": iso_z(facts.modified),
-        "datapackage_url": urls.descriptor_url(base_url, package=facts.package,
-                                               version=facts.version),
+        "datapackage_url": urls.descriptor_url(
+            base_url, package=facts.package, version=facts.version
+        ),
         "versions": json.dumps(versions),
         "version_notes": facts.latest.changelog,
         "theme": json.dumps(list(facts.themes)) if facts.themes else None,
@@ -144,7 +190,8 @@ def _extras(facts: PackageFacts, *, base_url: str) -> list[dict[str, str]]:
         "frequency": facts.frequency,
         "spatial_uri": facts.spatial[0] if facts.spatial else None,
         "spatial_text": ", ".join(label(s) or s for s in facts.spatial) or None,
-        "temporal_start": facts.temporal_start, "temporal_end": facts.temporal_end,
+        "temporal_start": facts.temporal_start,
+        "temporal_end": facts.temporal_end,
         "publisher_name": publisher.name if publisher else None,
         "publisher_email": publisher.email if publisher else None,
         "publisher_url": publisher.url if publisher else None,
@@ -187,8 +234,13 @@ def package_dict(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str,
         "owner_org": organization["id"] if organization else None,
         "organization": organization,
         "tags": [
-            {"id": _id(base_url, "tag", tag), "name": tag, "display_name": tag,
-             "state": "active", "vocabulary_id": None}
+            {
+                "id": _id(base_url, "tag", tag),
+                "name": tag,
+                "display_name": tag,
+                "state": "active",
+                "vocabulary_id": None,
+            }
             for tag in tags
         ],
         "num_tags": len(tags),
@@ -224,8 +276,21 @@ _TEXT_FIELDS = {"title": 3, "tags": 2, "name": 2, "notes": 1}
 _DATE_FIELDS = ("metadata_modified", "metadata_created")
 _UNITS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 _CALENDAR = ("YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND")
-FILTER_FIELDS = ("id", "name", "title", "notes", "version", "state", "tags", "license_id",
-                 "organization", "groups", "res_format", "dataset_type", *_DATE_FIELDS)
+FILTER_FIELDS = (
+    "id",
+    "name",
+    "title",
+    "notes",
+    "version",
+    "state",
+    "tags",
+    "license_id",
+    "organization",
+    "groups",
+    "res_format",
+    "dataset_type",
+    *_DATE_FIELDS,
+)
 Predicate = Callable[[dict[str, Any]], bool]
 
 
@@ -258,8 +323,14 @@ def _solr_date(text: str, now: datetime) -> datetime | None:
     for op, amount, unit in _MATH.findall(rest):
         if op == "/":
             keep = _CALENDAR.index(unit) + 1
-            y, mo, d, h, mi, sec = [moment.year, moment.month, moment.day, moment.hour,
-                                    moment.minute, moment.second][:keep] + [1, 1, 1, 0, 0, 0][keep:]
+            y, mo, d, h, mi, sec = [
+                moment.year,
+                moment.month,
+                moment.day,
+                moment.hour,
+                moment.minute,
+                moment.second,
+            ][:keep] + [1, 1, 1, 0, 0, 0][keep:]
             moment = datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
         elif unit in _UNITS:
             moment += timedelta(seconds=int(amount or 1) * _UNITS[unit] * (-1 if op == "-" else 1))
@@ -273,7 +344,8 @@ def _solr_date(text: str, now: datetime) -> datetime | None:
 def _matcher(field: str, raw: str, now: datetime) -> Predicate:
     if field not in FILTER_FIELDS:
         raise CkanValidationError(
-            "fq", f"Unknown field: {field}; supported: {', '.join(FILTER_FIELDS)}")
+            "fq", f"Unknown field: {field}; supported: {', '.join(FILTER_FIELDS)}"
+        )
     bounds = _RANGE.match(raw)
     if bounds is None:
         value = json.loads(raw) if raw.startswith('"') else raw
@@ -323,8 +395,11 @@ def _score(package: dict[str, Any], words: list[str]) -> float:
         return 1.0
     total = 0.0
     for word in words:
-        hits = [weight for field, weight in _TEXT_FIELDS.items()
-                if any(word in v.lower() for v in _field_values(package, field))]
+        hits = [
+            weight
+            for field, weight in _TEXT_FIELDS.items()
+            if any(word in v.lower() for v in _field_values(package, field))
+        ]
         if not hits:
             return 0.0
         total += sum(hits)
@@ -337,8 +412,10 @@ def _sort_keys(sort: str) -> list[tuple[str, bool]]:
         bits = part.split()
         if len(bits) != 2 or bits[0] not in SORTABLE or bits[1].lower() not in ("asc", "desc"):
             raise CkanValidationError(
-                "sort", f"Invalid sort: {part.strip()!r}; use '<field> asc|desc' with field one"
-                f" of {', '.join(SORTABLE)}")
+                "sort",
+                f"Invalid sort: {part.strip()!r}; use '<field> asc|desc' with field one"
+                f" of {', '.join(SORTABLE)}",
+            )
         keys.append((bits[0], bits[1].lower() == "desc"))
     return keys
 
@@ -376,19 +453,29 @@ def search_packages(
     scored = [(p, _score(p, words)) for p in dicts if all(f(p) for f in filters)]
     scored = [(p, score) for p, score in scored if score > 0]
     for field, descending in reversed(keys):
+
         def key(item: tuple[dict[str, Any], float], field: str = field) -> Any:
             if field == "score":
                 return item[1]
             if field == "title_string":
                 return str(item[0]["title"]).lower()
             return item[0][field]
+
         scored.sort(key=key, reverse=descending)
-    page = [p for p, _ in scored[start:start + min(rows, MAX_ROWS)]]
-    return {"count": len(scored), "facets": {}, "results": page, "sort": order,
-            "search_facets": {}}
+    page = [p for p, _ in scored[start : start + min(rows, MAX_ROWS)]]
+    return {"count": len(scored), "facets": {}, "results": page, "sort": order, "search_facets": {}}
 
 
 __all__ = [
-    "CkanError", "CkanNotFound", "CkanValidationError", "ckan_name", "ckan_time", "envelope",
-    "error_envelope", "find_package", "package_dict", "package_list", "search_packages",
+    "CkanError",
+    "CkanNotFound",
+    "CkanValidationError",
+    "ckan_name",
+    "ckan_time",
+    "envelope",
+    "error_envelope",
+    "find_package",
+    "package_dict",
+    "package_list",
+    "search_packages",
 ]

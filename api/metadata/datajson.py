@@ -33,8 +33,9 @@ def _distributions(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]
     found: list[dict[str, Any]] = []
     for resource in facts.resources:
         for fmt in ("csv", "json"):
-            url = urls.rows_url(base_url, package=package, version=version,
-                                resource=resource.name, fmt=fmt)
+            url = urls.rows_url(
+                base_url, package=package, version=version, resource=resource.name, fmt=fmt
+            )
             file_format = FILE_FORMATS[fmt]
             entry: dict[str, Any] = {
                 "@type": "dcat:Distribution",
@@ -49,13 +50,15 @@ def _distributions(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]
             entry["describedBy"] = descriptor
             entry["describedByType"] = "application/json"
             found.append(entry)
-    found.append({
-        "@type": "dcat:Distribution",
-        "title": f"{facts.title}, version {version} (Frictionless data package, ZIP)",
-        "downloadURL": urls.zip_url(base_url, package=package, version=version),
-        "mediaType": FILE_FORMATS["zip"].media_type,
-        "format": FILE_FORMATS["zip"].label,
-    })
+    found.append(
+        {
+            "@type": "dcat:Distribution",
+            "title": f"{facts.title}, version {version} (Frictionless data package, ZIP)",
+            "downloadURL": urls.zip_url(base_url, package=package, version=version),
+            "mediaType": FILE_FORMATS["zip"].media_type,
+            "format": FILE_FORMATS["zip"].label,
+        }
+    )
     return found
 
 
@@ -78,8 +81,7 @@ def dataset_entry(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str
         "accessLevel": "public",
         "issued": facts.issued.isoformat(),
         "landingPage": urls.landing_page(base_url, facts.package),
-        "describedBy": urls.descriptor_url(base_url, package=facts.package,
-                                           version=facts.version),
+        "describedBy": urls.descriptor_url(base_url, package=facts.package, version=facts.version),
         "describedByType": "application/json",
         "distribution": _distributions(facts, base_url=base_url),
     }

@@ -62,9 +62,18 @@ MAX_PAGE_SIZE = 1000
 
 # Inline JSON-LD context: prefixes only, so no client has to fetch a remote context.
 CONTEXT: dict[str, str] = {
-    "adms": str(ADMS), "dcat": str(DCAT), "dcatap": str(DCATAP), "dct": str(DCT), "foaf": str(FOAF),
-    "hydra": str(HYDRA), "owl": str(OWL), "rdfs": str(RDFS), "skos": str(SKOS),
-    "spdx": str(SPDX), "vcard": str(VCARD), "xsd": str(XSD),
+    "adms": str(ADMS),
+    "dcat": str(DCAT),
+    "dcatap": str(DCATAP),
+    "dct": str(DCT),
+    "foaf": str(FOAF),
+    "hydra": str(HYDRA),
+    "owl": str(OWL),
+    "rdfs": str(RDFS),
+    "skos": str(SKOS),
+    "spdx": str(SPDX),
+    "vcard": str(VCARD),
+    "xsd": str(XSD),
 }
 
 _DATE_TYPES = (
@@ -100,8 +109,11 @@ def _check_paging(page: int, page_size: int) -> None:
     if page < 1:
         errors.append(ParamError("page", "invalid-control", "page must be 1 or more"))
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        errors.append(ParamError(
-            "page_size", "invalid-control", f"page_size must be between 1 and {MAX_PAGE_SIZE}"))
+        errors.append(
+            ParamError(
+                "page_size", "invalid-control", f"page_size must be between 1 and {MAX_PAGE_SIZE}"
+            )
+        )
     if errors:
         raise BadQuery(errors)
 
@@ -117,12 +129,14 @@ def select_page(
     _check_paging(page, page_size)
     since = utc(modified_since) if modified_since is not None else None
     kept = [
-        tuple(releases) for releases in packages
+        tuple(releases)
+        for releases in packages
         if releases and (since is None or utc(releases[-1].loaded_at) >= since)
     ]
     start = (page - 1) * page_size
-    return CatalogPage(tuple(kept[start:start + page_size]), page, page_size, len(kept),
-                       modified_since)
+    return CatalogPage(
+        tuple(kept[start : start + page_size]), page, page_size, len(kept), modified_since
+    )
 
 
 def _node(*parts: str) -> BNode:
@@ -177,8 +191,9 @@ def _add_distribution(
         description = "Every resource of the release with its datapackage.json, as one ZIP file."
     else:
         node = URIRef(f"{release}#{resource.name}-{fmt}")
-        url = urls.rows_url(base_url, package=package, version=version, resource=resource.name,
-                            fmt=fmt)
+        url = urls.rows_url(
+            base_url, package=package, version=version, resource=resource.name, fmt=fmt
+        )
         title = f"{resource.title}, version {version} ({file_format.label})"
         description = resource.description or f"Resource {resource.name} of {facts.title}."
         if fmt == "json":
@@ -219,17 +234,34 @@ def _add_versions(graph: Graph, facts: PackageFacts, dataset: URIRef, *, base_ur
         graph.add((node, DCAT.version, Literal(release.version)))
         if release.published is not None:
             graph.add((node, DCT.issued, Literal(release.published)))
-        graph.add((node, RDFS.seeAlso, URIRef(urls.descriptor_url(
-            base_url, package=facts.package, version=release.version))))
+        graph.add(
+            (
+                node,
+                RDFS.seeAlso,
+                URIRef(
+                    urls.descriptor_url(base_url, package=facts.package, version=release.version)
+                ),
+            )
+        )
         if previous is not None:
             graph.add((node, DCAT.previousVersion, previous))
         previous = node
-    graph.add((dataset, DCAT.hasCurrentVersion, URIRef(
-        urls.release_iri(base_url, package=facts.package, version=facts.version))))
+    graph.add(
+        (
+            dataset,
+            DCAT.hasCurrentVersion,
+            URIRef(urls.release_iri(base_url, package=facts.package, version=facts.version)),
+        )
+    )
     if len(facts.releases) > 1:
         before = facts.releases[-2].version
-        graph.add((dataset, DCAT.previousVersion, URIRef(
-            urls.release_iri(base_url, package=facts.package, version=before))))
+        graph.add(
+            (
+                dataset,
+                DCAT.previousVersion,
+                URIRef(urls.release_iri(base_url, package=facts.package, version=before)),
+            )
+        )
 
 
 def add_dataset(graph: Graph, facts: PackageFacts, *, base_url: str) -> URIRef:
@@ -254,8 +286,11 @@ def add_dataset(graph: Graph, facts: PackageFacts, *, base_url: str) -> URIRef:
         graph.add((dataset, DCT.creator, _add_agent(graph, creator, iri)))
     if facts.contact is not None:
         graph.add((dataset, DCAT.contactPoint, _add_contact(graph, facts.contact, iri)))
-    for prop, values in ((DCAT.theme, facts.themes), (DCT.spatial, facts.spatial),
-                         (DCT.language, facts.languages)):
+    for prop, values in (
+        (DCAT.theme, facts.themes),
+        (DCT.spatial, facts.spatial),
+        (DCT.language, facts.languages),
+    ):
         for value in values:
             graph.add((dataset, prop, URIRef(value)))
     if facts.frequency:
@@ -306,13 +341,17 @@ def dataset_graph(
     return graph
 
 
-def _add_paging(graph: Graph, catalog: URIRef, selected: CatalogPage, *, base_url: str,
-                ext: str) -> None:
+def _add_paging(
+    graph: Graph, catalog: URIRef, selected: CatalogPage, *, base_url: str, ext: str
+) -> None:
     since = iso_z(selected.modified_since) if selected.modified_since is not None else None
 
     def page_url(number: int) -> URIRef:
-        return URIRef(urls.catalog_url(base_url, ext, page=number, page_size=selected.page_size,
-                                       modified_since=since))
+        return URIRef(
+            urls.catalog_url(
+                base_url, ext, page=number, page_size=selected.page_size, modified_since=since
+            )
+        )
 
     view = page_url(selected.page)
     graph.add((catalog, RDF.type, HYDRA.Collection))
@@ -334,8 +373,11 @@ def _add_paging(graph: Graph, catalog: URIRef, selected: CatalogPage, *, base_ur
     graph.add((search, RDF.type, HYDRA.IriTemplate))
     graph.add((search, HYDRA.template, Literal(urls.catalog_template(base_url, ext))))
     graph.add((search, HYDRA.variableRepresentation, HYDRA.BasicRepresentation))
-    for variable, prop in (("page", HYDRA.pageIndex), ("page_size", HYDRA.limit),
-                           ("modified_since", DCT.modified)):
+    for variable, prop in (
+        ("page", HYDRA.pageIndex),
+        ("page_size", HYDRA.limit),
+        ("modified_since", DCT.modified),
+    ):
         mapping = _node("mapping", str(catalog), ext, variable)
         graph.add((search, HYDRA.mapping, mapping))
         graph.add((mapping, RDF.type, HYDRA.IriTemplateMapping))
@@ -364,12 +406,14 @@ def build_catalog_graph(
     :param with_vocabulary: include the triples that type the controlled IRIs used.
     """
     if total is None:
-        selected = select_page(packages, page=page, page_size=page_size,
-                               modified_since=modified_since)
+        selected = select_page(
+            packages, page=page, page_size=page_size, modified_since=modified_since
+        )
     else:
         _check_paging(page, page_size)
-        selected = CatalogPage(tuple(tuple(r) for r in packages if r), page, page_size, total,
-                               modified_since)
+        selected = CatalogPage(
+            tuple(tuple(r) for r in packages if r), page, page_size, total, modified_since
+        )
     info = catalog or CatalogInfo()
     all_facts = [package_facts(releases) for releases in selected.packages]
     graph = _new_graph()

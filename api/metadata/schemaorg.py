@@ -22,8 +22,10 @@ CONTEXT = "https://schema.org/"
 
 
 def _agent(agent: Agent) -> dict[str, Any]:
-    node: dict[str, Any] = {"@type": "Person" if agent.is_person else "Organization",
-                            "name": agent.name}
+    node: dict[str, Any] = {
+        "@type": "Person" if agent.is_person else "Organization",
+        "name": agent.name,
+    }
     if agent.given_name:
         node["givenName"] = agent.given_name
     if agent.family_name:
@@ -72,8 +74,9 @@ def _downloads(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]]:
             "@type": "DataDownload",
             "name": f"{resource.title} (CSV, version {version})",
             "encodingFormat": FILE_FORMATS["csv"].media_type,
-            "contentUrl": urls.rows_url(base_url, package=package, version=version,
-                                        resource=resource.name),
+            "contentUrl": urls.rows_url(
+                base_url, package=package, version=version, resource=resource.name
+            ),
         }
         if resource.description:
             download["description"] = resource.description
@@ -82,12 +85,14 @@ def _downloads(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]]:
         if resource.checksum and resource.checksum[0] == "sha256":
             download["sha256"] = resource.checksum[1]
         downloads.append(download)
-    downloads.append({
-        "@type": "DataDownload",
-        "name": f"{facts.title} (Frictionless data package, ZIP, version {version})",
-        "encodingFormat": FILE_FORMATS["zip"].media_type,
-        "contentUrl": urls.zip_url(base_url, package=package, version=version),
-    })
+    downloads.append(
+        {
+            "@type": "DataDownload",
+            "name": f"{facts.title} (Frictionless data package, ZIP, version {version})",
+            "encodingFormat": FILE_FORMATS["zip"].media_type,
+            "contentUrl": urls.zip_url(base_url, package=package, version=version),
+        }
+    )
     return downloads
 
 
@@ -130,8 +135,11 @@ def dataset_jsonld(
     if variables:
         node["variableMeasured"] = variables
     node["distribution"] = _downloads(facts, base_url=base_url)
-    node["includedInDataCatalog"] = {"@type": "DataCatalog", "name": info.title,
-                                     "url": urls.home_url(base_url)}
+    node["includedInDataCatalog"] = {
+        "@type": "DataCatalog",
+        "name": info.title,
+        "url": urls.home_url(base_url),
+    }
     if facts.sources:
         node["citation"] = [
             {"@type": "CreativeWork", "name": s.title, **({"url": s.url} if s.url else {})}

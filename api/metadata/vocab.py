@@ -48,41 +48,88 @@ class Licence:
 
 # SPDX id -> (title, canonical URL, EU licence code, CKAN id, CKAN title, open)
 _LICENCES: dict[str, tuple[str, str, str, str, str, bool]] = {
-    "CC-BY-4.0": ("Creative Commons Attribution 4.0 International",
-                  "https://creativecommons.org/licenses/by/4.0/", "CC_BY_4_0",
-                  "cc-by", "Creative Commons Attribution", True),
-    "CC-BY-SA-4.0": ("Creative Commons Attribution Share Alike 4.0 International",
-                     "https://creativecommons.org/licenses/by-sa/4.0/", "CC_BYSA_4_0",
-                     "cc-by-sa", "Creative Commons Attribution Share-Alike", True),
-    "CC-BY-NC-4.0": ("Creative Commons Attribution Non Commercial 4.0 International",
-                     "https://creativecommons.org/licenses/by-nc/4.0/", "CC_BYNC_4_0",
-                     "cc-nc", "Creative Commons Non-Commercial (Any)", False),
-    "CC0-1.0": ("Creative Commons Zero v1.0 Universal",
-                "https://creativecommons.org/publicdomain/zero/1.0/", "CC0",
-                "cc-zero", "Creative Commons CCZero", True),
-    "ODC-By-1.0": ("Open Data Commons Attribution License v1.0",
-                   "https://opendatacommons.org/licenses/by/1-0/", "ODC_BY",
-                   "odc-by", "Open Data Commons Attribution License", True),
-    "ODbL-1.0": ("Open Data Commons Open Database License v1.0",
-                 "https://opendatacommons.org/licenses/odbl/1-0/", "ODC_BL",
-                 "odc-odbl", "Open Data Commons Open Database License (ODbL)", True),
-    "PDDL-1.0": ("Open Data Commons Public Domain Dedication & License 1.0",
-                 "https://opendatacommons.org/licenses/pddl/1-0/", "ODC_PDDL",
-                 "odc-pddl", "Open Data Commons Public Domain Dedication and License (PDDL)",
-                 True),
+    "CC-BY-4.0": (
+        "Creative Commons Attribution 4.0 International",
+        "https://creativecommons.org/licenses/by/4.0/",
+        "CC_BY_4_0",
+        "cc-by",
+        "Creative Commons Attribution",
+        True,
+    ),
+    "CC-BY-SA-4.0": (
+        "Creative Commons Attribution Share Alike 4.0 International",
+        "https://creativecommons.org/licenses/by-sa/4.0/",
+        "CC_BYSA_4_0",
+        "cc-by-sa",
+        "Creative Commons Attribution Share-Alike",
+        True,
+    ),
+    "CC-BY-NC-4.0": (
+        "Creative Commons Attribution Non Commercial 4.0 International",
+        "https://creativecommons.org/licenses/by-nc/4.0/",
+        "CC_BYNC_4_0",
+        "cc-nc",
+        "Creative Commons Non-Commercial (Any)",
+        False,
+    ),
+    "CC0-1.0": (
+        "Creative Commons Zero v1.0 Universal",
+        "https://creativecommons.org/publicdomain/zero/1.0/",
+        "CC0",
+        "cc-zero",
+        "Creative Commons CCZero",
+        True,
+    ),
+    "ODC-By-1.0": (
+        "Open Data Commons Attribution License v1.0",
+        "https://opendatacommons.org/licenses/by/1-0/",
+        "ODC_BY",
+        "odc-by",
+        "Open Data Commons Attribution License",
+        True,
+    ),
+    "ODbL-1.0": (
+        "Open Data Commons Open Database License v1.0",
+        "https://opendatacommons.org/licenses/odbl/1-0/",
+        "ODC_BL",
+        "odc-odbl",
+        "Open Data Commons Open Database License (ODbL)",
+        True,
+    ),
+    "PDDL-1.0": (
+        "Open Data Commons Public Domain Dedication & License 1.0",
+        "https://opendatacommons.org/licenses/pddl/1-0/",
+        "ODC_PDDL",
+        "odc-pddl",
+        "Open Data Commons Public Domain Dedication and License (PDDL)",
+        True,
+    ),
 }
 
 # Other spellings met in Data Package descriptors -> SPDX id.
 _LICENCE_ALIASES: dict[str, str] = {
-    "cc-by": "CC-BY-4.0", "cc-by-sa": "CC-BY-SA-4.0", "cc0": "CC0-1.0", "cc-zero": "CC0-1.0",
-    "odc-by": "ODC-By-1.0", "odc-by-1.0": "ODC-By-1.0", "odc-odbl": "ODbL-1.0",
-    "odc-odbl-1.0": "ODbL-1.0", "odbl": "ODbL-1.0", "odc-pddl": "PDDL-1.0",
-    "odc-pddl-1.0": "PDDL-1.0", "pddl": "PDDL-1.0",
+    "cc-by": "CC-BY-4.0",
+    "cc-by-sa": "CC-BY-SA-4.0",
+    "cc0": "CC0-1.0",
+    "cc-zero": "CC0-1.0",
+    "odc-by": "ODC-By-1.0",
+    "odc-by-1.0": "ODC-By-1.0",
+    "odc-odbl": "ODbL-1.0",
+    "odc-odbl-1.0": "ODbL-1.0",
+    "odbl": "ODbL-1.0",
+    "odc-pddl": "PDDL-1.0",
+    "odc-pddl-1.0": "PDDL-1.0",
+    "pddl": "PDDL-1.0",
 }
 
 NOT_SPECIFIED = Licence(
-    title="License not specified", url=None, spdx=None, eu_iri=None,
-    ckan_id="notspecified", ckan_title="License not specified", is_open=False,
+    title="License not specified",
+    url=None,
+    spdx=None,
+    eu_iri=None,
+    ckan_id="notspecified",
+    ckan_title="License not specified",
+    is_open=False,
 )
 
 
@@ -92,8 +139,15 @@ def _url_key(url: str) -> str:
 
 def _known(spdx: str) -> Licence:
     title, url, eu, ckan_id, ckan_title, is_open = _LICENCES[spdx]
-    return Licence(title=title, url=url, spdx=spdx, eu_iri=f"{EU}licence/{eu}",
-                   ckan_id=ckan_id, ckan_title=ckan_title, is_open=is_open)
+    return Licence(
+        title=title,
+        url=url,
+        spdx=spdx,
+        eu_iri=f"{EU}licence/{eu}",
+        ckan_id=ckan_id,
+        ckan_title=ckan_title,
+        is_open=is_open,
+    )
 
 
 def resolve_licence(raw: Mapping[str, Any] | None) -> Licence:
@@ -110,8 +164,14 @@ def resolve_licence(raw: Mapping[str, Any] | None) -> Licence:
         known = _known(spdx)
         return known if path is None else replace(known, url=path)
     title = str(raw.get("title") or name or path or NOT_SPECIFIED.title)
-    return Licence(title=title, url=path, spdx=None, eu_iri=None,
-                   ckan_id=name.lower() or "other-open", ckan_title=title)
+    return Licence(
+        title=title,
+        url=path,
+        spdx=None,
+        eu_iri=None,
+        ckan_id=name.lower() or "other-open",
+        ckan_title=title,
+    )
 
 
 @dataclass(frozen=True)
@@ -124,61 +184,105 @@ class Concept:
 
 
 def _table(scheme: str, rows: Mapping[str, tuple[str, str | None]]) -> dict[str, Concept]:
-    return {f"{EU}{scheme}/{key}": Concept(label, f"{EU}{scheme}", code)
-            for key, (label, code) in rows.items()}
+    return {
+        f"{EU}{scheme}/{key}": Concept(label, f"{EU}{scheme}", code)
+        for key, (label, code) in rows.items()
+    }
 
 
-THEMES = _table("data-theme", {
-    "AGRI": ("Agriculture, fisheries, forestry and food", None),
-    "ECON": ("Economy and finance", None),
-    "EDUC": ("Education, culture and sport", None),
-    "ENER": ("Energy", None),
-    "ENVI": ("Environment", None),
-    "GOVE": ("Government and public sector", None),
-    "HEAL": ("Health", None),
-    "INTR": ("International issues", None),
-    "JUST": ("Justice, legal system and public safety", None),
-    "OP_DATPRO": ("Provisional data", None),
-    "REGI": ("Regions and cities", None),
-    "SOCI": ("Population and society", None),
-    "TECH": ("Science and technology", None),
-    "TRAN": ("Transport", None),
-})
+THEMES = _table(
+    "data-theme",
+    {
+        "AGRI": ("Agriculture, fisheries, forestry and food", None),
+        "ECON": ("Economy and finance", None),
+        "EDUC": ("Education, culture and sport", None),
+        "ENER": ("Energy", None),
+        "ENVI": ("Environment", None),
+        "GOVE": ("Government and public sector", None),
+        "HEAL": ("Health", None),
+        "INTR": ("International issues", None),
+        "JUST": ("Justice, legal system and public safety", None),
+        "OP_DATPRO": ("Provisional data", None),
+        "REGI": ("Regions and cities", None),
+        "SOCI": ("Population and society", None),
+        "TECH": ("Science and technology", None),
+        "TRAN": ("Transport", None),
+    },
+)
 
-LANGUAGES = _table("language", {
-    "ENG": ("English", "en"), "KHM": ("Khmer", "km"), "FRA": ("French", "fr"),
-    "VIE": ("Vietnamese", "vi"), "ZHO": ("Chinese", "zh"), "THA": ("Thai", "th"),
-    "IND": ("Indonesian", "id"), "JPN": ("Japanese", "ja"), "KOR": ("Korean", "ko"),
-    "DEU": ("German", "de"), "MSA": ("Malay", "ms"), "LAO": ("Lao", "lo"),
-    "MYA": ("Burmese", "my"), "SPA": ("Spanish", "es"), "POR": ("Portuguese", "pt"),
-    "RUS": ("Russian", "ru"), "ARA": ("Arabic", "ar"),
-})
+LANGUAGES = _table(
+    "language",
+    {
+        "ENG": ("English", "en"),
+        "KHM": ("Khmer", "km"),
+        "FRA": ("French", "fr"),
+        "VIE": ("Vietnamese", "vi"),
+        "ZHO": ("Chinese", "zh"),
+        "THA": ("Thai", "th"),
+        "IND": ("Indonesian", "id"),
+        "JPN": ("Japanese", "ja"),
+        "KOR": ("Korean", "ko"),
+        "DEU": ("German", "de"),
+        "MSA": ("Malay", "ms"),
+        "LAO": ("Lao", "lo"),
+        "MYA": ("Burmese", "my"),
+        "SPA": ("Spanish", "es"),
+        "POR": ("Portuguese", "pt"),
+        "RUS": ("Russian", "ru"),
+        "ARA": ("Arabic", "ar"),
+    },
+)
 
-COUNTRIES = _table("country", {
-    "KHM": ("Cambodia", "KH"), "THA": ("Thailand", "TH"), "VNM": ("Viet Nam", "VN"),
-    "LAO": ("Laos", "LA"), "MMR": ("Myanmar/Burma", "MM"), "CHN": ("China", "CN"),
-    "IDN": ("Indonesia", "ID"), "MYS": ("Malaysia", "MY"), "PHL": ("Philippines", "PH"),
-    "KOR": ("South Korea", "KR"), "JPN": ("Japan", "JP"),
-})
+COUNTRIES = _table(
+    "country",
+    {
+        "KHM": ("Cambodia", "KH"),
+        "THA": ("Thailand", "TH"),
+        "VNM": ("Viet Nam", "VN"),
+        "LAO": ("Laos", "LA"),
+        "MMR": ("Myanmar/Burma", "MM"),
+        "CHN": ("China", "CN"),
+        "IDN": ("Indonesia", "ID"),
+        "MYS": ("Malaysia", "MY"),
+        "PHL": ("Philippines", "PH"),
+        "KOR": ("South Korea", "KR"),
+        "JPN": ("Japan", "JP"),
+    },
+)
 
 # Approximate bounding boxes (south west north east, WGS 84) for schema.org GeoShape.
 COUNTRY_BOXES: dict[str, str] = {f"{EU}country/KHM": "9.9 102.3 14.7 107.7"}
 
 # ISO 8601 repeating intervals are what DCAT-US 1.1 expects for accrualPeriodicity.
-FREQUENCIES = _table("frequency", {
-    "IRREG": ("irregular", "irregular"), "CONT": ("continuous", "R/PT1S"),
-    "UPDATE_CONT": ("continuously updated", "R/PT1S"), "HOURLY": ("hourly", "R/PT1H"),
-    "DAILY": ("daily", "R/P1D"), "WEEKLY": ("weekly", "R/P1W"),
-    "MONTHLY": ("monthly", "R/P1M"), "QUARTERLY": ("quarterly", "R/P3M"),
-    "ANNUAL_2": ("semiannual", "R/P6M"), "ANNUAL": ("annual", "R/P1Y"),
-    "BIENNIAL": ("biennial", "R/P2Y"), "NEVER": ("never", None),
-    "UNKNOWN": ("unknown", None), "OTHER": ("other", None),
-})
+FREQUENCIES = _table(
+    "frequency",
+    {
+        "IRREG": ("irregular", "irregular"),
+        "CONT": ("continuous", "R/PT1S"),
+        "UPDATE_CONT": ("continuously updated", "R/PT1S"),
+        "HOURLY": ("hourly", "R/PT1H"),
+        "DAILY": ("daily", "R/P1D"),
+        "WEEKLY": ("weekly", "R/P1W"),
+        "MONTHLY": ("monthly", "R/P1M"),
+        "QUARTERLY": ("quarterly", "R/P3M"),
+        "ANNUAL_2": ("semiannual", "R/P6M"),
+        "ANNUAL": ("annual", "R/P1Y"),
+        "BIENNIAL": ("biennial", "R/P2Y"),
+        "NEVER": ("never", None),
+        "UNKNOWN": ("unknown", None),
+        "OTHER": ("other", None),
+    },
+)
 
-AVAILABILITY = _table("planned-availability", {
-    "STABLE": ("stable", None), "AVAILABLE": ("available", None),
-    "TEMPORARY": ("temporary", None), "EXPERIMENTAL": ("experimental", None),
-})
+AVAILABILITY = _table(
+    "planned-availability",
+    {
+        "STABLE": ("stable", None),
+        "AVAILABLE": ("available", None),
+        "TEMPORARY": ("temporary", None),
+        "EXPERIMENTAL": ("experimental", None),
+    },
+)
 STABLE = f"{EU}planned-availability/STABLE"
 
 
@@ -215,13 +319,22 @@ LICENCE_CONCEPTS = {
 }
 
 SCHEMES: dict[str, str] = {
-    f"{EU}data-theme": "Data theme", f"{EU}language": "Language", f"{EU}country": "Country",
-    f"{EU}frequency": "Frequency", f"{EU}file-type": "File type", f"{EU}licence": "Licence",
+    f"{EU}data-theme": "Data theme",
+    f"{EU}language": "Language",
+    f"{EU}country": "Country",
+    f"{EU}frequency": "Frequency",
+    f"{EU}file-type": "File type",
+    f"{EU}licence": "Licence",
     f"{EU}planned-availability": "Planned availability",
 }
 
 CONCEPTS: dict[str, Concept] = {
-    **THEMES, **LANGUAGES, **COUNTRIES, **FREQUENCIES, **FILE_TYPES, **LICENCE_CONCEPTS,
+    **THEMES,
+    **LANGUAGES,
+    **COUNTRIES,
+    **FREQUENCIES,
+    **FILE_TYPES,
+    **LICENCE_CONCEPTS,
     **AVAILABILITY,
 }
 
@@ -288,8 +401,11 @@ def vocabulary_graph(data: Graph | None = None) -> Graph:
 def _class_of(iri: str) -> URIRef:
     scheme = CONCEPTS[iri].scheme
     return {
-        f"{EU}data-theme": SKOS.Concept, f"{EU}language": DCT.LinguisticSystem,
-        f"{EU}country": DCT.Location, f"{EU}frequency": DCT.Frequency,
-        f"{EU}file-type": DCT.MediaTypeOrExtent, f"{EU}licence": DCT.LicenseDocument,
+        f"{EU}data-theme": SKOS.Concept,
+        f"{EU}language": DCT.LinguisticSystem,
+        f"{EU}country": DCT.Location,
+        f"{EU}frequency": DCT.Frequency,
+        f"{EU}file-type": DCT.MediaTypeOrExtent,
+        f"{EU}licence": DCT.LicenseDocument,
         f"{EU}planned-availability": SKOS.Concept,
     }[scheme]
