@@ -18,8 +18,8 @@ from api.metadata.ckan import (
     find_package,
     package_dict,
     package_list,
-    search_packages,
 )
+from api.metadata.ckan_search import search_packages
 from tests.metadata_fixtures import BASE, demo, flagship, minimal
 
 NOW = datetime(2025, 12, 2, 8, 0)

@@ -20,9 +20,9 @@ from api.metadata.dcat import (
     MEDIA_TYPES,
     build_catalog_graph,
     dataset_graph,
-    select_page,
     serialize_catalog,
 )
+from api.metadata.dcat_paging import select_page
 from api.metadata.vocab import DCAT, DCT, FOAF, HYDRA, SKOS, SPDX, vocabulary_graph
 from tests.conformance import DCAT_SHAPES, SH, failed_paths, shacl_validate
 from tests.metadata_fixtures import BASE, demo, flagship, minimal

@@ -1,4 +1,4 @@
-"""DCAT-AP 3.0.1 catalog of the packages, built with rdflib, paged with Hydra.
+"""DCAT-AP 3.0.1 catalog of the packages, built with rdflib, paged with Hydra (`dcat_paging`).
 
 One ``dcat:Dataset`` per package under its stable, version-less IRI, describing the latest
 release. Earlier releases are linked with ``dcat:previousVersion`` under their pinned release
@@ -13,28 +13,33 @@ these triples restate what EU Vocabularies and IANA publish, so the document val
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
 
-from api.errors import BadQuery, NotAcceptable, ParamError
+from api.errors import NotAcceptable
 from api.metadata import (
     Agent,
     CatalogInfo,
     PackageFacts,
     ResourceFacts,
     catalog_publisher,
-    iso_z,
     package_facts,
     urls,
     utc,
 )
+from api.metadata.dcat_paging import (
+    DEFAULT_PAGE_SIZE,
+    CatalogPage,
+    add_paging,
+    check_paging,
+    select_page,
+)
+from api.metadata.rdf_nodes import stable_node
 from api.metadata.vocab import (
     ADMS,
     DCAT,
@@ -57,8 +62,6 @@ from api.model import ReleaseInfo
 
 MEDIA_TYPES = {"jsonld": "application/ld+json", "ttl": "text/turtle", "rdf": "application/rdf+xml"}
 RDF_FORMATS: dict[str, str] = {"jsonld": "json-ld", "ttl": "turtle", "rdf": "xml"}
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 
 # Inline JSON-LD context: prefixes only, so no client has to fetch a remote context.
 CONTEXT: dict[str, str] = {
@@ -83,67 +86,6 @@ _DATE_TYPES = (
 )
 
 
-@dataclass(frozen=True)
-class CatalogPage:
-    """The packages on one page of the catalog, with what the Hydra links need."""
-
-    packages: tuple[tuple[ReleaseInfo, ...], ...]
-    page: int
-    page_size: int
-    total: int
-    modified_since: datetime | None = None
-
-    @property
-    def last_page(self) -> int:
-        """Number of the last page (1 when the catalog is empty)."""
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def has_next(self) -> bool:
-        """Whether a later page exists."""
-        return self.page < self.last_page
-
-
-def _check_paging(page: int, page_size: int) -> None:
-    errors = []
-    if page < 1:
-        errors.append(ParamError("page", "invalid-control", "page must be 1 or more"))
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        errors.append(
-            ParamError(
-                "page_size", "invalid-control", f"page_size must be between 1 and {MAX_PAGE_SIZE}"
-            )
-        )
-    if errors:
-        raise BadQuery(errors)
-
-
-def select_page(
-    packages: Sequence[Sequence[ReleaseInfo]],
-    *,
-    page: int = 1,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    modified_since: datetime | None = None,
-) -> CatalogPage:
-    """Keep packages whose latest release was loaded at or after `modified_since`, then page."""
-    _check_paging(page, page_size)
-    since = utc(modified_since) if modified_since is not None else None
-    kept = [
-        tuple(releases)
-        for releases in packages
-        if releases and (since is None or utc(releases[-1].loaded_at) >= since)
-    ]
-    start = (page - 1) * page_size
-    return CatalogPage(
-        tuple(kept[start : start + page_size]), page, page_size, len(kept), modified_since
-    )
-
-
-def _node(*parts: str) -> BNode:
-    """A blank node whose label depends only on `parts`, so output is stable between calls."""
-    return BNode("n" + hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:24])
-
-
 def _date_literal(value: str) -> Literal | None:
     for pattern, datatype in _DATE_TYPES:
         if pattern.match(value):
@@ -155,7 +97,7 @@ def _date_literal(value: str) -> Literal | None:
 
 
 def _add_agent(graph: Graph, agent: Agent, key: str) -> BNode:
-    node = _node("agent", key, agent.name)
+    node = stable_node("agent", key, agent.name)
     graph.add((node, RDF.type, FOAF.Agent))
     graph.add((node, RDF.type, FOAF.Person if agent.is_person else FOAF.Organization))
     graph.add((node, FOAF.name, Literal(agent.name)))
@@ -167,7 +109,7 @@ def _add_agent(graph: Graph, agent: Agent, key: str) -> BNode:
 
 
 def _add_contact(graph: Graph, agent: Agent, key: str) -> BNode:
-    node = _node("contact", key, agent.name)
+    node = stable_node("contact", key, agent.name)
     graph.add((node, RDF.type, VCARD.Kind))
     graph.add((node, VCARD.fn, Literal(agent.name)))
     if agent.email:
@@ -218,7 +160,7 @@ def _add_distribution(
             graph.add((node, DCAT.byteSize, size))
         if resource.checksum is not None:
             algorithm, digest = resource.checksum
-            checksum = _node("checksum", str(node))
+            checksum = stable_node("checksum", str(node))
             graph.add((node, SPDX.checksum, checksum))
             graph.add((checksum, RDF.type, SPDX.Checksum))
             graph.add((checksum, SPDX.algorithm, SPDX[f"checksumAlgorithm_{algorithm}"]))
@@ -314,7 +256,7 @@ def _add_period(graph: Graph, facts: PackageFacts, dataset: URIRef) -> None:
     end = _date_literal(facts.temporal_end) if facts.temporal_end else None
     if start is None and end is None:
         return
-    period = _node("period", str(dataset))
+    period = stable_node("period", str(dataset))
     graph.add((dataset, DCT.temporal, period))
     graph.add((period, RDF.type, DCT.PeriodOfTime))
     if start is not None:
@@ -341,51 +283,6 @@ def dataset_graph(
     return graph
 
 
-def _add_paging(
-    graph: Graph, catalog: URIRef, selected: CatalogPage, *, base_url: str, ext: str
-) -> None:
-    since = iso_z(selected.modified_since) if selected.modified_since is not None else None
-
-    def page_url(number: int) -> URIRef:
-        return URIRef(
-            urls.catalog_url(
-                base_url, ext, page=number, page_size=selected.page_size, modified_since=since
-            )
-        )
-
-    view = page_url(selected.page)
-    graph.add((catalog, RDF.type, HYDRA.Collection))
-    graph.add((catalog, HYDRA.totalItems, Literal(selected.total)))
-    graph.add((catalog, HYDRA.view, view))
-    # PagedCollection is Hydra's former name; older harvesters look for it.
-    graph.add((view, RDF.type, HYDRA.PartialCollectionView))
-    graph.add((view, RDF.type, HYDRA.PagedCollection))
-    graph.add((view, HYDRA.totalItems, Literal(selected.total)))
-    graph.add((view, HYDRA.itemsPerPage, Literal(selected.page_size)))
-    graph.add((view, HYDRA.first, page_url(1)))
-    graph.add((view, HYDRA.last, page_url(selected.last_page)))
-    if selected.has_next:
-        graph.add((view, HYDRA.next, page_url(selected.page + 1)))
-    if selected.page > 1:
-        graph.add((view, HYDRA.previous, page_url(min(selected.page - 1, selected.last_page))))
-    search = _node("search", str(catalog), ext)
-    graph.add((catalog, HYDRA.search, search))
-    graph.add((search, RDF.type, HYDRA.IriTemplate))
-    graph.add((search, HYDRA.template, Literal(urls.catalog_template(base_url, ext))))
-    graph.add((search, HYDRA.variableRepresentation, HYDRA.BasicRepresentation))
-    for variable, prop in (
-        ("page", HYDRA.pageIndex),
-        ("page_size", HYDRA.limit),
-        ("modified_since", DCT.modified),
-    ):
-        mapping = _node("mapping", str(catalog), ext, variable)
-        graph.add((search, HYDRA.mapping, mapping))
-        graph.add((mapping, RDF.type, HYDRA.IriTemplateMapping))
-        graph.add((mapping, HYDRA.variable, Literal(variable)))
-        graph.add((mapping, HYDRA.property, prop))
-        graph.add((mapping, HYDRA.required, Literal(False)))
-
-
 def build_catalog_graph(
     packages: Sequence[Sequence[ReleaseInfo]],
     *,
@@ -410,7 +307,7 @@ def build_catalog_graph(
             packages, page=page, page_size=page_size, modified_since=modified_since
         )
     else:
-        _check_paging(page, page_size)
+        check_paging(page, page_size)
         selected = CatalogPage(
             tuple(tuple(r) for r in packages if r), page, page_size, total, modified_since
         )
@@ -433,7 +330,7 @@ def build_catalog_graph(
         graph.add((node, DCT.modified, Literal(max(f.modified for f in all_facts))))
     for facts in all_facts:
         graph.add((node, DCAT.dataset, add_dataset(graph, facts, base_url=base_url)))
-    _add_paging(graph, node, selected, base_url=base_url, ext=ext)
+    add_paging(graph, node, selected, base_url=base_url, ext=ext)
     if with_vocabulary:
         graph += vocabulary_graph(graph)
     return graph

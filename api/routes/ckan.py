@@ -18,8 +18,8 @@ from api.metadata.ckan import (
     find_package,
     package_dict,
     package_list,
-    search_packages,
 )
+from api.metadata.ckan_search import search_packages
 from api.render.rows import dump_json
 
 router = APIRouter(tags=["ckan"], include_in_schema=False)

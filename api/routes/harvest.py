@@ -12,12 +12,8 @@ from api.errors import BadQuery, ParamError
 from api.metadata import urls
 from api.metadata.datajson import build_data_json
 from api.metadata.datapackage import root_descriptor
-from api.metadata.dcat import (
-    DEFAULT_PAGE_SIZE,
-    MEDIA_TYPES,
-    build_catalog_graph,
-    serialize_catalog,
-)
+from api.metadata.dcat import MEDIA_TYPES, build_catalog_graph, serialize_catalog
+from api.metadata.dcat_paging import DEFAULT_PAGE_SIZE
 from api.render.rows import dump_json
 
 router = APIRouter(tags=["metadata"])
