@@ -193,7 +193,7 @@ def load(
         summary = loader.load_all(refs)
     finally:
         engine.dispose()
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     for package, version, rows in summary.loaded:
         out.print(f"loaded   {escape(package)} {escape(version)}  {rows:,} rows")
     for package, version in summary.skipped:

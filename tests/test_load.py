@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import frictionless
 import pytest
 import sqlalchemy as sa
 
@@ -18,6 +19,12 @@ from api.db.engine import writer_engine
 from api.db.releases import Catalog, read_snapshot
 from api.errors import PackageInvalid, ReleaseConflict
 from api.ingest.discover import find_releases
+from api.ingest.fastpath import (
+    MEMO_LIMIT,
+    FastPathRefused,
+    frictionless_batches,
+    read_batches,
+)
 from api.ingest.load import ReleaseLoader
 from tests.builders import field, write_release
 from tests.conftest import DATASETS, FLAGSHIP, ROOT
@@ -166,8 +173,7 @@ def test_flagship_releases_side_by_side(flagship_url: str) -> None:
             lines = (folder / f"{resource.name}.csv").read_bytes().count(b"\n")
             assert resource.row_count == lines - 1, (release.info.version, resource.name)
     figures = {
-        r.info.version: {x.name: x.row_count for x in r.info.resources}["figures"]
-        for r in releases
+        r.info.version: {x.name: x.row_count for x in r.info.resources}["figures"] for r in releases
     }
     assert figures["1.0.0"] < figures["1.1.0"] < figures["1.2.0"] == 433
 
@@ -264,12 +270,12 @@ def test_killed_load_leaves_nothing_and_rerun_completes(empty_url: str, tmp_path
     marker = tmp_path / "rows-started"
     code = (
         "import pathlib, api.ingest.load as load\n"
-        "real = load._insert_rows\n"
+        "real = load.insert_rows\n"
         "def slow(*a, **k):\n"
         f"    pathlib.Path({str(marker)!r}).touch()\n"
         "    real(*a, **k)\n"
         "    import time; time.sleep(0.2)\n"
-        "load._insert_rows = slow\n"
+        "load.insert_rows = slow\n"
         "from api.cli import app\n"
         "app(['load', '--quiet'])\n"
     )
@@ -308,3 +314,37 @@ def test_stored_file_is_byte_identical(empty_url: str, tmp_path: Path) -> None:
     engine.dispose()
     expected = (folder / "data" / "values.csv").read_bytes()
     assert hashlib.sha256(data).hexdigest() == hashlib.sha256(expected).hexdigest()
+
+
+def test_fast_pass_reads_what_frictionless_reads(tmp_path: Path) -> None:
+    folder = write_release(tmp_path, "types", "1.0.0", {"all": (TYPES_SCHEMA, TYPES_CSV)})
+    package = frictionless.Package(str(folder / "datapackage.json"))
+    resource = package.get_resource("all")
+    fast = [
+        row
+        for batch in read_batches(folder / "data/all.csv", resource, batch_size=2)
+        for row in batch
+    ]
+    slow = [row for batch in frictionless_batches(resource, batch_size=2) for row in batch]
+    assert fast == slow
+    assert len(fast) == 3
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1"])
+def test_bad_cell_is_refused_after_the_column_stopped_remembering(tmp_path: Path, bad: str) -> None:
+    """A key-like column stops memoising verdicts; every later cell is still judged."""
+    schema = {
+        **COMPOSITE_SCHEMA,
+        "fields": [
+            *COMPOSITE_SCHEMA["fields"][:2],
+            field("value", "integer", constraints={"minimum": 0}),
+        ],
+    }
+    lines = ["country,year,value"]
+    lines += [f"C{i},{2000 + i % 50},{i}" for i in range(3 * MEMO_LIMIT)]
+    lines.append(f"Z,2000,{bad}")
+    folder = write_release(tmp_path, "keys", "1.0.0", {"values": (schema, "\n".join(lines) + "\n")})
+    resource = frictionless.Package(str(folder / "datapackage.json")).get_resource("values")
+    with pytest.raises(FastPathRefused, match="value"):
+        for _batch in read_batches(folder / "data/values.csv", resource, batch_size=1000):
+            pass

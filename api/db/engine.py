@@ -42,7 +42,8 @@ def writer_engine(url: str) -> sa.Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA cache_size=-65536")
+        # 16 MiB of page cache: a larger one grows the peak memory of a load with no gain in speed.
+        cursor.execute("PRAGMA cache_size=-16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")

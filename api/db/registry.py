@@ -102,3 +102,9 @@ REGISTRY_TABLES = [t for t in SQLModel.metadata.sorted_tables if t.name.startswi
 def create_registry(connection: sa.Connection) -> None:
     """Create the registry tables that do not exist yet."""
     SQLModel.metadata.create_all(connection, tables=REGISTRY_TABLES)
+    if connection.dialect.name == "postgresql":
+        # Published files are stored as they are: compressing each chunk costs most of the
+        # time spent storing them, and CSV downloads are gzipped on the way out anyway.
+        connection.exec_driver_sql(
+            "ALTER TABLE od_resource_chunks ALTER COLUMN data SET STORAGE EXTERNAL"
+        )

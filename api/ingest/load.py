@@ -6,7 +6,7 @@ import gc
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -17,15 +17,12 @@ import frictionless
 import orjson
 import sqlalchemy as sa
 from rich.console import Console
-from rich.progress import Progress, ProgressColumn, Task, TaskID, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from api.db.registry import (
     FieldDef,
     Package,
     Release,
     Resource,
-    ResourceChunk,
     ValidationRecord,
     create_registry,
     table_of,
@@ -39,9 +36,16 @@ from api.ingest.fastpath import (
     frictionless_batches,
     read_batches,
 )
+from api.ingest.progress import RowProgress
+from api.ingest.sqlwrite import (
+    CHUNK_BYTES,
+    binders_for,
+    dangling_keys,
+    index_columns,
+    insert_rows,
+    store_file,
+)
 from api.ingest.validate import validate_descriptor, validate_release
-
-CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -111,37 +115,6 @@ def _changelog_entry(release_dir: Path, version: str) -> str | None:
     return None
 
 
-def _json_text(value: Any) -> Any:
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def _binders(
-    connection: sa.Connection, table: sa.Table, json_columns: set[int]
-) -> list[Callable[[Any], Any] | None]:
-    """What turns each stored value into the value handed to the driver, column by column."""
-    dialect = connection.dialect
-    if dialect.name == "postgresql":
-        return [_json_text if i in json_columns else None for i in range(len(table.columns))]
-    return [c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns]
-
-
-def _insert_rows(connection: sa.Connection, table: sa.Table, batch: list[tuple[Any, ...]]) -> None:
-    """Insert rows whose values are already bound (see `_binders`)."""
-    raw = connection.connection.driver_connection
-    names = ", ".join(connection.dialect.identifier_preparer.quote(c.name) for c in table.columns)
-    quoted_table = connection.dialect.identifier_preparer.quote(table.name)
-    if connection.dialect.name == "postgresql":
-        cursor = raw.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {quoted_table} ({names}) FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in table.columns)
-    cursor = raw.cursor()  # type: ignore[union-attr]
-    cursor.executemany(f"INSERT INTO {quoted_table} ({names}) VALUES ({marks})", batch)
-    cursor.close()
-
-
 @contextmanager
 def _cycle_collector_paused() -> Iterator[None]:
     """Pause the cycle collector for a bulk pass.
@@ -156,64 +129,6 @@ def _cycle_collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _store_file(connection: sa.Connection, resource_id: int, path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        for seq in range(1 << 40):
-            chunk = handle.read(CHUNK_BYTES)
-            if not chunk:
-                break
-            digest.update(chunk)
-            size += len(chunk)
-            connection.execute(
-                sa.insert(table_of(ResourceChunk)),
-                {"resource_id": resource_id, "seq": seq, "data": chunk},
-            )
-    return size, digest.hexdigest()
-
-
-def _index_columns(schema: frictionless.Schema) -> list[str]:
-    names: list[str] = []
-    for key in schema.foreign_keys:
-        fields = key["fields"]
-        names.extend([fields] if isinstance(fields, str) else fields)
-    for fld in schema.fields:
-        if fld.type in ("date", "datetime") or fld.constraints.get("enum"):
-            names.append(fld.name)
-    keys = set(schema.primary_key)
-    return [n for n in dict.fromkeys(names) if n not in keys or len(schema.primary_key) > 1]
-
-
-def _dangling_keys(
-    connection: sa.Connection, tables: dict[str, sa.Table], name: str, schema: frictionless.Schema
-) -> list[str]:
-    problems = []
-    for key in schema.foreign_keys:
-        fields = key["fields"]
-        fields = [fields] if isinstance(fields, str) else list(fields)
-        reference = key["reference"]
-        parent_name = reference.get("resource") or name
-        ref_fields = reference["fields"]
-        ref_fields = [ref_fields] if isinstance(ref_fields, str) else list(ref_fields)
-        child, parent = tables[name], tables.get(parent_name)
-        if parent is None:
-            problems.append(f"{name}: foreign key to missing resource {parent_name!r}")
-            continue
-        match = sa.and_(
-            *(parent.c[r] == child.c[f] for f, r in zip(fields, ref_fields, strict=True))
-        )
-        query = (
-            sa.select(sa.func.count())
-            .select_from(child)
-            .where(*(child.c[f].is_not(None) for f in fields))
-            .where(~sa.exists().where(match))
-        )
-        if connection.execute(query).scalar_one():
-            problems.append(f"{name}: foreign key {fields} has values missing in {parent_name}")
-    return problems
 
 
 class ReleaseLoader:
@@ -278,11 +193,13 @@ class ReleaseLoader:
         try:
             return self._load_rows(ref, descriptor_bytes, content_hash)
         except (FastPathRefused, sa.exc.IntegrityError) as exc:
-            full = validate_release(ref.path)
-            report = full.report if not full.valid else {"valid": False, "errors": [str(exc)]}
-            raise PackageInvalid(
-                f"{ref.package} {ref.version} is invalid", details={"report": report}
-            ) from exc
+            refusal = exc
+        # Outside the except block, so the aborted pass is freed before frictionless reads it all.
+        full = validate_release(ref.path)
+        report = full.report if not full.valid else {"valid": False, "errors": [str(refusal)]}
+        raise PackageInvalid(
+            f"{ref.package} {ref.version} is invalid", details={"report": report}
+        ) from refusal
 
     def _verify_files(self, ref: ReleaseRef) -> None:
         package = frictionless.Package(str(ref.path / "datapackage.json"))
@@ -343,7 +260,7 @@ class ReleaseLoader:
             problems = [
                 p
                 for r in package.resources
-                for p in _dangling_keys(connection, tables, r.name, r.schema)
+                for p in dangling_keys(connection, tables, r.name, r.schema)
             ]
             if problems:
                 raise FastPathRefused("; ".join(problems))
@@ -380,7 +297,7 @@ class ReleaseLoader:
         table.create(connection)
         tables[resource.name] = table
         json_columns = {i for i, f in enumerate(schema.fields) if f.type in JSON_TYPES}
-        binders = _binders(connection, table, json_columns)
+        binders = binders_for(connection, table, json_columns)
         path = ref.path / resource.path if resource.path else None
         if path is not None and fast_path_applies(resource):
             batches: Iterator[list[tuple[Any, ...]]] = read_batches(
@@ -390,17 +307,17 @@ class ReleaseLoader:
             batches = frictionless_batches(resource, batch_size=self.batch_size, binders=binders)
         rows = 0
         label = f"{ref.package} {ref.version} {resource.name}"
-        with _cycle_collector_paused(), self._progress(label) as (progress, task):
+        with _cycle_collector_paused(), self._progress(label) as (progress, bar):
             integrity_error = connection.dialect.loaded_dbapi.IntegrityError
             for batch in batches:
                 try:
-                    _insert_rows(connection, table, batch)
+                    insert_rows(connection, table, batch)
                 except integrity_error as exc:
                     raise FastPathRefused(f"{resource.name}: {exc}") from exc
                 rows += len(batch)
                 if progress is not None:
-                    progress.update(task, advance=len(batch))
-        for index, column in enumerate(_index_columns(schema)):
+                    progress.update(bar, advance=len(batch))
+        for index, column in enumerate(index_columns(schema)):
             sa.Index(f"ix_{table_name}_{index}", table.c[column]).create(connection)
         resource_id = connection.execute(
             sa.insert(table_of(Resource)).returning(table_of(Resource).c.id),
@@ -433,7 +350,7 @@ class ReleaseLoader:
         )
         size, digest = (0, "")
         if path is not None:
-            size, digest = _store_file(connection, resource_id, path)
+            size, digest = store_file(connection, resource_id, path)
             declared = _declared_hash(resource)
             if (declared and declared != digest) or (resource.bytes and resource.bytes != size):
                 raise FastPathRefused(f"{resource.path} does not match its declared bytes or hash")
@@ -458,35 +375,5 @@ class ReleaseLoader:
         )
         return rows, task
 
-    def _progress(self, label: str) -> Any:
-        return _ProgressBar(label, disabled=self.quiet, console=self.console)
-
-
-class _RowsPerSecond(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.speed
-        return Text(f"{speed:>10,.0f} rows/s" if speed else f"{'':>10} rows/s")
-
-
-class _ProgressBar:
-    def __init__(self, label: str, *, disabled: bool, console: Console) -> None:
-        self.label, self.disabled, self.console = label, disabled, console
-        self.progress: Progress | None = None
-
-    def __enter__(self) -> tuple[Progress | None, TaskID]:
-        if self.disabled:
-            return None, TaskID(0)
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:>12,.0f} rows"),
-            _RowsPerSecond(),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=False,
-        )
-        self.progress.start()
-        return self.progress, self.progress.add_task(self.label, total=None)
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+    def _progress(self, label: str) -> RowProgress:
+        return RowProgress(label, disabled=self.quiet, console=self.console)
