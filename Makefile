@@ -42,10 +42,9 @@ fix: $(STAMP)
 catalog: $(STAMP)
 	$(BIN)/opendata catalog
 
+# Datasette, the server compared against, goes into its own venv under bench/out, never .venv.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/load.py
-	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/load.py && $(BIN)/python bench/serve.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
