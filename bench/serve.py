@@ -4,8 +4,9 @@ Both servers read the same SQLite file, one at a time, each as one process. (a) 
 page (a province, a date range, sorted by date, 100 rows, exact total) under `wrk` at 32
 connections; (b) is the full CSV export, timed to the last byte, with the server's peak RSS, next
 to two floors without HTTP (Python's csv.writer and `sqlite3 -csv`). (a) runs again on two copies
-of the file, one with planner statistics (`ANALYZE`) and one with an index on both filtered
-columns, to show what bounds it. The results go to the `## Serve` section of bench/RESULTS.md.
+of the file, one without the planner statistics the loader leaves (`sqlite_stat1`) and one with an
+index on both filtered columns, to show what bounds it. The results go to the `## Serve` section
+of bench/RESULTS.md.
 
     .venv/bin/python bench/serve.py                 # 1,000,000 rows, 3 rounds of 15 s of wrk
     .venv/bin/python bench/serve.py --quick         # 100,000 rows, 1 round of 5 s, nothing written
@@ -42,6 +43,7 @@ from common import (
     VENV_BIN,
     VERSION,
     SyntheticRelease,
+    fresh_sqlite,
     machine,
     median,
     run_measured,
@@ -69,7 +71,7 @@ DATASETTE_SETTINGS = {
     "suggest_facets": "off",  # spares Datasette a facet query per column on every page
 }
 VARIANTS = {  # label -> SQL run on a copy of the loaded file
-    "+ `ANALYZE`": "ANALYZE",
+    "without planner statistics": "DROP TABLE IF EXISTS sqlite_stat1",
     "+ index (province, reported_on)":
         'CREATE INDEX ix_bench_province_date ON "{table}" (province, reported_on)',
 }
@@ -163,32 +165,21 @@ def datasets_dir(rows: int) -> Path:
     return OUT / "datasets" if rows == DEFAULT_ROWS else OUT / f"rows-{rows}" / "datasets"
 
 
-def _current(path: Path, key: str) -> bool:
-    stamp = path.with_suffix(".stamp")
-    return path.is_file() and stamp.is_file() and stamp.read_text() == key
-
-
 def loaded_database(release: SyntheticRelease) -> Database:
-    """The release loaded by `opendata load` into bench/out/db (reused while it is current).
+    """The release loaded by `opendata load` into a fresh file under bench/out/db.
 
     The file is checkpointed and left in rollback-journal mode, so a reader opening it immutable
     (Datasette's `-i`) sees every row without the WAL.
     """
-    path = OUT / "db" / f"serve-{release.rows}.sqlite"
-    key = (release.release / ".stamp").read_text()
-    if not _current(path, key):
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        run = run_measured([VENV_BIN / "opendata", "load", "--quiet", "--datasets",
-                            release.datasets, "--database-url", sqlite_url(str(path))])
-        if run.returncode != 0:
-            raise SystemExit(f"opendata load failed:\n{run.stdout}\n{run.stderr[-4000:]}")
-        print(f"loaded {release.rows:,} rows in {run.seconds:.1f} s into {path}")
-        with sqlite3.connect(path, isolation_level=None) as connection:
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            connection.execute("PRAGMA journal_mode=DELETE")
-        path.with_suffix(".stamp").write_text(key)
+    path = fresh_sqlite(f"serve-{release.rows}")
+    run = run_measured([VENV_BIN / "opendata", "load", "--quiet", "--datasets", release.datasets,
+                        "--database-url", sqlite_url(str(path))])
+    if run.returncode != 0:
+        raise SystemExit(f"opendata load failed:\n{run.stdout}\n{run.stderr[-4000:]}")
+    print(f"loaded {release.rows:,} rows in {run.seconds:.1f} s into {path}")
+    with sqlite3.connect(path, isolation_level=None) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("PRAGMA journal_mode=DELETE")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
         (table,) = connection.execute(
             "SELECT table_name FROM od_resources WHERE name = ?", (RESOURCE,)).fetchone()
@@ -197,25 +188,25 @@ def loaded_database(release: SyntheticRelease) -> Database:
 
 def variant(database: Database, number: int, label: str) -> Database:
     """A copy of the loaded file with one more statement run on it (`VARIANTS`)."""
-    path = database.path.with_name(f"{database.path.stem}-v{number}.sqlite")
-    sql = VARIANTS[label].format(table=database.table)
-    key = database.path.with_suffix(".stamp").read_text() + sql
-    if not _current(path, key):
-        shutil.copyfile(database.path, path)
-        with sqlite3.connect(path, isolation_level=None) as connection:
-            connection.execute(sql)
-        path.with_suffix(".stamp").write_text(key)
+    path = fresh_sqlite(f"{database.path.stem}-v{number}")
+    shutil.copyfile(database.path, path)
+    with sqlite3.connect(path, isolation_level=None) as connection:
+        connection.execute(VARIANTS[label].format(table=database.table))
     return Database(path, database.table, label)
 
 
 def indexes(database: Database) -> str:
-    """The table's indexes as `name (columns)`, from `PRAGMA index_list`."""
+    """The table's indexes as `name (columns)` (`PRAGMA index_list`), and its statistics."""
     with sqlite3.connect(f"file:{database.path}?mode=ro", uri=True) as connection:
         found = []
         for _seq, name, *_ in connection.execute(f'PRAGMA index_list("{database.table}")'):
             columns = [row[2] for row in connection.execute(f'PRAGMA index_info("{name}")')]
             found.append(f"`{name}` ({', '.join(columns)})")
-    return ", ".join(sorted(found))
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        analyzed = "sqlite_stat1" in tables and connection.execute(
+            "SELECT count(*) FROM sqlite_stat1 WHERE tbl = ?", (database.table,)).fetchone()[0]
+    statistics = "planner statistics (`sqlite_stat1`)" if analyzed else "no planner statistics"
+    return f"{', '.join(sorted(found))}; {statistics}"
 
 
 # The servers -------------------------------------------------------------------------------------
@@ -455,6 +446,11 @@ def csv_writer_digest(database: Database) -> str:
 # Reporting ---------------------------------------------------------------------------------------
 
 
+def _ratio(ours: float, theirs: float) -> str:
+    """Ours over theirs, or "inf" when theirs answered nothing."""
+    return f"{ours / theirs:.2f}" if theirs else "inf"
+
+
 def load_table(results: list[tuple[Database, Measured, Measured]]) -> list[str]:
     """The (a) table: one row per database and server."""
     lines = ["| database | server | req/s | range req/s | p50 ms | p99 ms | x Datasette |",
@@ -464,7 +460,7 @@ def load_table(results: list[tuple[Database, Measured, Measured]]) -> list[str]:
             load, rates = measured.load, [run.rps for run in measured.loads]
             lines.append(f"| {database.label} | {name} | {load.rps:,.1f} |"
                          f" {min(rates):,.1f} to {max(rates):,.1f} | {load.p50_ms:,.1f} |"
-                         f" {load.p99_ms:,.1f} | {load.rps / theirs.load.rps:.2f} |")
+                         f" {load.p99_ms:,.1f} | {_ratio(load.rps, theirs.load.rps)} |")
     return lines
 
 
@@ -490,7 +486,7 @@ def export_table(floor_runs: dict[str, float], downloads: dict[str, list[Downloa
 def targets(results: list[tuple[Database, Measured, Measured]], floor_runs: dict[str, float],
             downloads: dict[str, list[Download]]) -> str:
     """One line: each target of the issue, met or missed."""
-    ratios = [f"{ours.load.rps / theirs.load.rps:.2f}x {database.label}"
+    ratios = [f"{_ratio(ours.load.rps, theirs.load.rps)}x {database.label}"
               for database, ours, theirs in results]
     met = results[0][1].load.rps >= 4 * results[0][2].load.rps
     rendered = median([d.seconds for d in downloads["opendata, rendered"]])
