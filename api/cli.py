@@ -33,6 +33,11 @@ app = typer.Typer(
 )
 
 
+# The `--datasets` option every command that reads release folders takes.
+DatasetsOption = Annotated[
+    Path | None, typer.Option("--datasets", help="Datasets folder (default: settings).")
+]
+
 # validate ----------------------------------------------------------------------------------------
 
 SHOWN_ERRORS = 20
@@ -85,9 +90,7 @@ def validate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the full frictionless reports as JSON.")
     ] = False,
-    datasets: Annotated[
-        Path | None, typer.Option("--datasets", help="Datasets folder (default: settings).")
-    ] = None,
+    datasets: DatasetsOption = None,
 ) -> None:
     """Validate every release (or the given ones); exit 1 when any is invalid."""
     console = Console(highlight=False, soft_wrap=True)
@@ -127,9 +130,7 @@ def catalog(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 when datapackage.json is missing or stale.")
     ] = False,
-    datasets: Annotated[
-        Path | None, typer.Option("--datasets", help="Datasets folder (default: settings).")
-    ] = None,
+    datasets: DatasetsOption = None,
 ) -> None:
     """Write the root datapackage.json: the latest release of every package."""
     console = Console(highlight=False, soft_wrap=True)
@@ -173,9 +174,7 @@ def load(
         str | None, typer.Option("--database-url", help="Database URL (default: settings).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
-    datasets: Annotated[
-        Path | None, typer.Option("--datasets", help="Datasets folder (default: settings).")
-    ] = None,
+    datasets: DatasetsOption = None,
 ) -> None:
     """Validate and load every release not loaded yet; exit 1 when any is refused."""
     from api.db.engine import writer_engine
@@ -304,9 +303,7 @@ def diff_command(
     resource: Annotated[
         str | None, typer.Option("--resource", help="Only this resource's changes.")
     ] = None,
-    datasets: Annotated[
-        Path | None, typer.Option("--datasets", help="Datasets folder (default: settings).")
-    ] = None,
+    datasets: DatasetsOption = None,
 ) -> None:
     """Show what changed between two release folders and the SemVer bump it calls for."""
     console = Console(highlight=False, soft_wrap=True)
@@ -341,9 +338,7 @@ def release_command(
     seal: Annotated[
         bool, typer.Option("--seal", help="Seal the newest release folder once it is edited.")
     ] = False,
-    datasets: Annotated[
-        Path | None, typer.Option("--datasets", help="Datasets folder (default: settings).")
-    ] = None,
+    datasets: DatasetsOption = None,
 ) -> None:
     """Scaffold the next release from the latest one, or seal it (--seal) once edited."""
     console = Console(highlight=False, soft_wrap=True)
