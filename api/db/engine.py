@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +13,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from api.errors import QueryTimeout
+
+# Virtual-machine steps between two looks at the clock (a few microseconds of work).
+PROGRESS_STEPS = 1_000
 
 
 def is_sqlite(url: str) -> bool:
@@ -80,8 +83,14 @@ def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Conne
     """Run the block with a statement time limit; raise QueryTimeout when it is hit."""
     if connection.dialect.name == "sqlite":
         raw = connection.connection.driver_connection
-        timer = threading.Timer(seconds, raw.interrupt)  # type: ignore[union-attr]
-        timer.start()
+        deadline = time.monotonic() + seconds
+
+        def past_deadline() -> bool:
+            return time.monotonic() > deadline
+
+        # SQLite calls the handler every PROGRESS_STEPS virtual-machine steps and interrupts the
+        # statement when it returns true: no thread per query, and nothing to cancel afterwards.
+        raw.set_progress_handler(past_deadline, PROGRESS_STEPS)  # type: ignore[union-attr]
         try:
             yield connection
         except sa.exc.OperationalError as exc:
@@ -89,10 +98,12 @@ def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Conne
                 raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
             raise
         finally:
-            timer.cancel()
+            raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
         return
-    # SET LOCAL ends with the transaction, which the pool rolls back on return.
-    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+    # SET LOCAL ends with the transaction, which the pool rolls back on return. A limit under a
+    # millisecond is one millisecond: PostgreSQL reads 0 as no limit at all.
+    milliseconds = max(1, round(seconds * 1000))
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
     try:
         yield connection
     except sa.exc.OperationalError as exc:

@@ -1,0 +1,96 @@
+"""The query time limit: a long statement stops with QueryTimeout; the connection stays usable."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from api.config import Settings
+from api.db.engine import reader_engine, time_limited
+from api.errors import QueryTimeout
+from api.main import create_app
+from tests.conftest import BASE_URL, FLAGSHIP
+
+# A statement that runs for seconds on either backend unless it is stopped.
+LONG = {
+    "sqlite": (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000000)"
+        " SELECT count(*) FROM c"
+    ),
+    "postgresql": "SELECT pg_sleep(30)",
+}
+# A statement that takes longer than the limit below but finishes on its own.
+MEDIUM = {
+    "sqlite": (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000)"
+        " SELECT count(*) FROM c"
+    ),
+    "postgresql": "SELECT count(*) FROM (SELECT pg_sleep(0.3)) AS s",
+}
+LIMIT = 0.1
+
+
+@pytest.fixture
+def engine(backend: str, flagship_url: str) -> sa.Engine:
+    engine = reader_engine(flagship_url)
+    yield engine  # type: ignore[misc]
+    engine.dispose()
+
+
+def test_long_statement_is_stopped(backend: str, engine: sa.Engine) -> None:
+    started = time.monotonic()
+    with engine.connect() as connection, pytest.raises(QueryTimeout) as raised:
+        with time_limited(connection, LIMIT):
+            connection.exec_driver_sql(LONG[backend]).all()
+    assert time.monotonic() - started < 10
+    assert str(raised.value) == f"the query ran longer than {LIMIT:g} s"
+
+
+def test_limit_ends_with_the_block(backend: str, engine: sa.Engine) -> None:
+    """The pooled connection keeps no limit: a later unlimited statement runs to its end."""
+    with engine.connect() as connection, time_limited(connection, 30):
+        assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql(MEDIUM[backend]).scalar_one() >= 1
+
+
+def test_statement_within_the_limit_returns(backend: str, engine: sa.Engine) -> None:
+    with engine.connect() as connection, time_limited(connection, 30):
+        assert connection.exec_driver_sql(MEDIUM[backend]).scalar_one() >= 1
+
+
+def test_non_timeout_errors_pass_through(engine: sa.Engine) -> None:
+    with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError) as raised:
+        with time_limited(connection, 30):
+            connection.exec_driver_sql("SELECT * FROM no_such_table").all()
+    assert not isinstance(raised.value, QueryTimeout)
+
+
+@pytest.mark.anyio
+async def test_timed_out_facet_is_a_503_problem(flagship_url: str, backend: str) -> None:
+    """Over HTTP: a query past the limit is a 503 problem, and the server keeps answering."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL limits whole milliseconds; the flagship's facets finish sooner")
+    settings = Settings(
+        database_url=flagship_url, base_url=BASE_URL, query_timeout_seconds=1e-9
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    url = f"/v1/datasets/{FLAGSHIP}/latest/figures.json"
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http,
+    ):
+        params = {"_facet": "metric", "report_id__icontains": "time-limit"}
+        slow = await http.get(url, params=params)
+        assert slow.status_code == 503
+        assert slow.headers["content-type"] == "application/problem+json"
+        problem = slow.json()
+        assert problem["status"] == 503
+        assert problem["type"].endswith("/problems/query-timeout")
+        assert "ran longer than" in problem["detail"]
+        fine = await http.get(url, params={"_size": 1, "_count": "none"})
+        assert fine.status_code == 200
