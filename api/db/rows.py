@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
 
 from api.db.engine import time_limited
-from api.model import TableSpec
+from api.model import FieldSpec, TableSpec
 from api.query.build import build_count, build_facet, build_row, build_select
 from api.query.grammar import RowQuery
 
@@ -20,6 +20,46 @@ INLINE_MAX_ROWS = 50_000
 STREAM_BATCH = 2_000
 COUNT_CACHE_SIZE = 4_096
 FACET_SIZE = 100  # values shown per facet; `facets_truncated` names the facets cut short
+
+# Types whose stored value, as the driver returns it, writes as its Table Schema text unchanged:
+# text and numbers, and dates, stored as ISO 8601 text on SQLite and read as `date` (whose str()
+# is ISO 8601) on PostgreSQL. Other values need decoding (booleans, datetimes, times, JSON).
+VERBATIM_TYPES = frozenset({"string", "integer", "number", "year", "yearmonth", "duration", "any"})
+DEFAULT_FORMATS = frozenset({None, "default", "any"})
+
+Decoder = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class StoredRows:
+    """Every matching row as the driver returns it, in batches, with how to decode each column.
+
+    `decoders[i]` is None where the stored value already writes as its Table Schema text, else
+    the function that turns it into the typed Python value.
+    """
+
+    columns: tuple[str, ...]
+    fields: tuple[FieldSpec, ...]
+    decoders: tuple[Decoder | None, ...]
+    batches: Iterator[list[Sequence[Any]]]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _verbatim(spec: FieldSpec) -> bool:
+    if spec.type == "date":
+        return spec.format in DEFAULT_FORMATS
+    return spec.type in VERBATIM_TYPES
+
+
+def _decoder(column: sa.Column[Any], spec: FieldSpec, dialect: sa.Dialect) -> Decoder | None:
+    """None when the stored value needs no decoding, else the column type's result processor."""
+    if _verbatim(spec):
+        return None
+    processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    return processor or _identity
 
 
 @dataclass(frozen=True)
@@ -139,27 +179,65 @@ class RowReader:
         plan = build_select(self.spec, query, limit=None)
         return plan.output_columns, await run_in_threadpool(self._open_stream, plan)
 
+    async def stream_stored(self, query: RowQuery) -> StoredRows:
+        """Every matching row as stored, in batches: for CSV, which decodes only what it must."""
+        plan = build_select(self.spec, query, limit=None)
+        table = self.spec.table
+        dialect = self.engine.dialect
+        fields = tuple(self._field(name) for name in plan.output_columns)
+        decoders = tuple(_decoder(table.c[f.name], f, dialect) for f in fields)
+        # The same select without the column types' result processing: values come back as the
+        # driver reads them, and only the columns with a decoder are converted, by the caller.
+        untyped = plan.select.with_only_columns(
+            *(
+                sa.type_coerce(column, sa.types.NullType()).label(str(column.key))
+                for column in plan.select.selected_columns
+            ),
+            maintain_column_froms=True,
+        )
+        batches = await run_in_threadpool(
+            self._open_batches, cast("sa.Select[Any]", untyped), len(fields)
+        )
+        return StoredRows(plan.output_columns, fields, decoders, batches)
+
+    def _field(self, name: str) -> FieldSpec:
+        found = self.spec.field(name)
+        if found is None:
+            raise ValueError(f"{name!r} is not a column of {self.spec.resource}")
+        return found
+
     def _open_stream(self, plan: Any) -> Iterator[tuple[Any, ...]]:
+        width = len(plan.output_columns)
+        batches = self._open_batches(plan.select, width)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for batch in batches:
+                for row in batch:
+                    yield tuple(row)
+
+        return rows()
+
+    def _open_batches(self, select: sa.Select[Any], width: int) -> Iterator[list[Sequence[Any]]]:
+        """Run the select on a server-side cursor; fail here, before the first batch is read."""
         connection = self.engine.connect()
         try:
             result = connection.execution_options(
                 stream_results=True, yield_per=STREAM_BATCH
-            ).execute(plan.select)
+            ).execute(select)
             first = result.fetchmany(STREAM_BATCH)
         except BaseException:
             connection.close()
             raise
-        width = len(plan.output_columns)
+        trim = width < len(result.keys())
 
-        def rows() -> Iterator[tuple[Any, ...]]:
+        def batches() -> Iterator[list[Sequence[Any]]]:
             try:
-                batch = first
+                batch: Sequence[Sequence[Any]] = first
                 while batch:
-                    for row in batch:
-                        yield tuple(row[:width])
+                    yield [tuple(row[:width]) for row in batch] if trim else list(batch)
                     batch = result.fetchmany(STREAM_BATCH)
             finally:
                 result.close()
                 connection.close()
 
-        return rows()
+        return batches()

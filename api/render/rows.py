@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
 import orjson
+
+from api.model import FieldSpec
 
 MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
@@ -64,6 +66,95 @@ def iter_csv(
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
+
+
+DEFAULT_FORMATS = frozenset({None, "default", "any"})
+Encoder = Callable[[Any], Any]
+
+
+def _strftime(pattern: str) -> Encoder:
+    return lambda value: value.strftime(pattern)
+
+
+def _geopoint(layout: str | None) -> Encoder:
+    if layout == "array":
+        return lambda point: orjson.dumps(list(point)).decode()
+    if layout == "object":
+        return lambda point: orjson.dumps({"lon": point[0], "lat": point[1]}).decode()
+    return lambda point: f"{point[0]}, {point[1]}"
+
+
+def _list(delimiter: str) -> Encoder:
+    return lambda items: delimiter.join(str(csv_cell(item)) for item in items)
+
+
+def csv_encoder(spec: FieldSpec) -> Encoder:
+    """How a typed value of this field is written so that its own schema reads it back."""
+    if spec.type == "boolean":
+        true = str((spec.descriptor.get("trueValues") or ["true"])[0])
+        false = str((spec.descriptor.get("falseValues") or ["false"])[0])
+        return lambda value: true if value else false
+    if spec.type in ("date", "datetime", "time") and spec.format not in DEFAULT_FORMATS:
+        return _strftime(str(spec.format))
+    if spec.type == "geopoint":
+        return _geopoint(spec.format)
+    if spec.type == "list":
+        return _list(str(spec.descriptor.get("delimiter", ",")))
+    return csv_cell
+
+
+def iter_stored_csv(
+    header: Sequence[str],
+    fields: Sequence[FieldSpec],
+    decoders: Sequence[Encoder | None],
+    batches: Iterable[list[Sequence[Any]]],
+    *,
+    delimiter: str = ",",
+    bom: bool = False,
+) -> Iterator[bytes]:
+    """Yield a CSV document from batches of stored rows, converting only the columns that need it.
+
+    :param decoders: per column, None where the stored value writes as it is, else the function
+        that turns it into its typed value (which the field's CSV encoder then writes).
+    """
+    converters = [
+        (index, _compose(decode, csv_encoder(spec)))
+        for index, (spec, decode) in enumerate(zip(fields, decoders, strict=True))
+        if decode is not None
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    if bom:
+        buffer.write(UTF8_BOM)
+    writer.writerow(header)
+    for batch in batches:
+        writer.writerows(_converted(batch, converters) if converters else batch)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    tail = buffer.getvalue()
+    if tail:
+        yield tail.encode("utf-8")
+
+
+def _compose(decode: Encoder, encode: Encoder) -> Encoder:
+    def convert(value: Any) -> Any:
+        typed = decode(value)  # a JSON column may hold a JSON null
+        return "" if typed is None else encode(typed)
+
+    return convert
+
+
+def _converted(
+    batch: Iterable[Sequence[Any]], converters: list[tuple[int, Encoder]]
+) -> Iterator[list[Any]]:
+    for stored in batch:
+        row = list(stored)
+        for index, convert in converters:
+            value = row[index]
+            if value is not None:
+                row[index] = convert(value)
+        yield row
 
 
 def iter_ndjson(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:

@@ -17,7 +17,7 @@ from api.metadata import urls
 from api.metadata.citation import render_citation
 from api.model import ReleaseInfo
 from api.query.grammar import RowQuery, parse_key, parse_row_query
-from api.render.rows import MEDIA_TYPES, dump_json, iter_csv, iter_ndjson, negotiate
+from api.render.rows import MEDIA_TYPES, dump_json, iter_ndjson, iter_stored_csv, negotiate
 from api.render.xlsx import MAX_ROWS as XLSX_MAX_ROWS
 from api.render.xlsx import xlsx_bytes
 from api.routes.caching import conditional, pinned_path
@@ -105,10 +105,18 @@ async def read_rows(
         about = _about(request, release.info, settings.base_url, query)
         body_bytes = await _workbook(reader, query, about=about)
         return Response(body_bytes, media_type=MEDIA_TYPES["xlsx"], headers=headers)
-    header, rows = await reader.stream(query)
     if fmt == "csv":
-        body = iter_csv(header, rows, delimiter=query.delimiter, bom=query.bom)
+        stored = await reader.stream_stored(query)
+        body = iter_stored_csv(
+            stored.columns,
+            stored.fields,
+            stored.decoders,
+            stored.batches,
+            delimiter=query.delimiter,
+            bom=query.bom,
+        )
     else:
+        header, rows = await reader.stream(query)
         body = iter_ndjson(header, rows)
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
