@@ -11,7 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file
 from api.db.rows import RowReader
-from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
+from api.deps import ServingDep
 from api.errors import BadQuery, NotAcceptable, NotFound, ParamError
 from api.metadata import urls
 from api.metadata.citation import render_citation
@@ -51,12 +51,15 @@ async def read_rows(
     package: str,
     version: str,
     resource: str,
-    catalog: CatalogDep,
-    snapshot: SnapshotDep,
-    settings: SettingsDep,
-    engine: EngineDep,
+    serving: ServingDep,
 ) -> Response:
     """Rows of a resource, filtered, sorted and paged; format by suffix or Accept."""
+    settings, engine, catalog, snapshot = (
+        serving.settings,
+        serving.engine,
+        serving.catalog,
+        serving.snapshot,
+    )
     name, fmt = split_format(resource)
     release = snapshot.release(package, version)
     spec = catalog.table_spec(package, version, name)
@@ -202,12 +205,15 @@ async def read_row(
     version: str,
     resource: str,
     key: str,
-    catalog: CatalogDep,
-    snapshot: SnapshotDep,
-    settings: SettingsDep,
-    engine: EngineDep,
+    serving: ServingDep,
 ) -> Response:
     """One row by primary key (composite keys comma-joined)."""
+    settings, engine, catalog, snapshot = (
+        serving.settings,
+        serving.engine,
+        serving.catalog,
+        serving.snapshot,
+    )
     release = snapshot.release(package, version)
     spec = catalog.table_spec(package, version, resource)
     values = parse_key(spec, key)
