@@ -18,11 +18,13 @@ from api.query import (
     Filter,
     RowQuery,
     SortKey,
+    build_select,
     describe_control,
     encode_cursor,
     operators_for,
     parse_key,
     parse_row_query,
+    prepare_page,
 )
 from api.query.operators import ALL_TYPES
 
@@ -439,3 +441,32 @@ def test_parse_key(spec: TableSpec, raw: str, expected: tuple[Any, ...]) -> None
 def test_parse_key_not_found(spec: TableSpec, raw: str) -> None:
     with pytest.raises(NotFound):
         parse_key(spec, raw)
+
+
+def _compiled(select: sa.Select[Any]) -> str:
+    return str(select.compile(compile_kwargs={"literal_binds": True}))
+
+
+def test_prepared_page_is_remembered_per_spec_and_query_string() -> None:
+    params = [("country", "KH"), ("_sort", "-as_of"), ("_size", "5")]
+    query, plan = prepare_page(SPEC, params, default_size=100, max_size=1000)
+    assert query == parse(params)
+    assert _compiled(plan.select) == _compiled(build_select(SPEC, query, limit=6).select)
+    again = prepare_page(SPEC, list(params), default_size=100, max_size=1000)
+    assert again[0] is query and again[1] is plan
+    # Another spec of the same table name (another database, another schema): parsed anew.
+    other = table_spec("events", [*FIELDS[:2], {"name": "extra", "type": "integer"}], ["country"])
+    other_query, other_plan = prepare_page(other, params, default_size=100, max_size=1000)
+    assert other_plan is not plan
+    assert other_query.columns == ("country", "as_of", "extra")
+    # The page-size limits are part of the key.
+    limited = prepare_page(SPEC, params, default_size=50, max_size=1000)[0]
+    assert limited == query and limited is not query
+
+
+def test_prepared_page_reports_errors_every_time() -> None:
+    params = [("nope", "1")]
+    for _ in range(2):
+        with pytest.raises(BadQuery) as raised:
+            prepare_page(SPEC, params, default_size=100, max_size=1000)
+        assert [(e.param, e.code) for e in raised.value.errors] == [("nope", "unknown-column")]

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.db.engine import time_limited
 from api.model import FieldSpec, TableSpec
-from api.query.build import build_count, build_facet, build_row, build_select
+from api.query.build import Plan, build_count, build_facet, build_row, build_select
 from api.query.grammar import RowQuery
 
 INLINE_MAX_ROWS = 50_000
@@ -103,8 +103,7 @@ RESULTS = _Cache(COUNT_CACHE_SIZE)
 def _cache_key(
     kind: str, engine: sa.Engine, spec: TableSpec, query: RowQuery, *extra: str
 ) -> tuple[Any, ...]:
-    filters = tuple(sorted((f.column, f.op, repr(f.value)) for f in query.filters))
-    return (kind, str(engine.url), spec.table.name, filters, *extra)
+    return (kind, engine.url, spec.table.name, query.filters_key, *extra)
 
 
 class RowReader:
@@ -130,9 +129,13 @@ class RowReader:
         with self.engine.connect() as connection, time_limited(connection, self.timeout):
             return connection.execute(select).scalar_one()
 
-    async def page(self, query: RowQuery) -> Page:
-        """A page of rows with its cursor, total and facets."""
-        plan = build_select(self.spec, query, limit=query.size + 1)
+    async def page(self, query: RowQuery, plan: Plan | None = None) -> Page:
+        """A page of rows with its cursor, total and facets.
+
+        :param plan: the page select of `query` when the caller has it already.
+        """
+        if plan is None:
+            plan = build_select(self.spec, query, limit=query.size + 1)
         if self._inline(query):
             fetched = self._fetch(plan.select)
         else:

@@ -11,6 +11,7 @@ from api.query.operators import (
     describe_control,
     operators_for,
 )
+from api.query.prepared import prepare_page
 
 __all__ = [
     "CONTROLS",
@@ -31,4 +32,5 @@ __all__ = [
     "operators_for",
     "parse_key",
     "parse_row_query",
+    "prepare_page",
 ]

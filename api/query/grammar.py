@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import frictionless
@@ -57,6 +57,11 @@ class RowQuery:
     bom: bool = False
     delimiter: str = ","
     download: bool = False
+
+    @cached_property
+    def filters_key(self) -> tuple[tuple[str, str, str], ...]:
+        """The filters in a canonical, hashable form: what a count or a facet depends on."""
+        return tuple(sorted((f.column, f.op, repr(f.value)) for f in self.filters))
 
 
 FLAGS: dict[str, bool] = {"1": True, "true": True, "0": False, "false": False}

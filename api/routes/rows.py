@@ -16,7 +16,7 @@ from api.errors import BadQuery, NotAcceptable, NotFound, ParamError
 from api.metadata import urls
 from api.metadata.citation import render_citation
 from api.model import ReleaseInfo
-from api.query.grammar import RowQuery, parse_key, parse_row_query
+from api.query import Plan, RowQuery, parse_key, prepare_page
 from api.render.rows import MEDIA_TYPES, dump_json, iter_ndjson, iter_stored_csv, negotiate
 from api.render.xlsx import MAX_ROWS as XLSX_MAX_ROWS
 from api.render.xlsx import xlsx_bytes
@@ -71,7 +71,7 @@ async def read_rows(
                 f"cannot produce {request.headers.get('accept')!r}; offered: {offered}"
             )
     params = request.query_params.multi_items()
-    query = parse_row_query(
+    query, plan = prepare_page(
         spec, params, default_size=settings.default_page_size, max_size=settings.max_page_size
     )
     headers, cached = conditional(
@@ -91,6 +91,7 @@ async def read_rows(
             request,
             reader,
             query,
+            plan,
             headers,
             licences=licences,
             requested=version,
@@ -163,6 +164,7 @@ async def _json_page(
     request: Request,
     reader: RowReader,
     query: RowQuery,
+    plan: Plan,
     headers: dict[str, str],
     *,
     licences: list[dict[str, Any]],
@@ -170,7 +172,7 @@ async def _json_page(
     base_url: str,
 ) -> Response:
     spec = reader.spec
-    page = await reader.page(query)
+    page = await reader.page(query, plan)
     next_token = page.next
     pinned = pinned_path(request, requested, spec.version)
     next_url = _next_url(request, base_url, pinned, next_token) if next_token else None
