@@ -199,7 +199,7 @@ class RowReader:
             maintain_column_froms=True,
         )
         batches = await run_in_threadpool(
-            self._open_batches, cast("sa.Select[Any]", untyped), len(fields)
+            self._open_batches, cast("sa.Select[Any]", untyped), len(fields), raw=True
         )
         return StoredRows(plan.output_columns, fields, decoders, batches)
 
@@ -220,25 +220,37 @@ class RowReader:
 
         return rows()
 
-    def _open_batches(self, select: sa.Select[Any], width: int) -> Iterator[list[Sequence[Any]]]:
-        """Run the select on a server-side cursor; fail here, before the first batch is read."""
+    def _open_batches(
+        self, select: sa.Select[Any], width: int, *, raw: bool = False
+    ) -> Iterator[list[Sequence[Any]]]:
+        """Run the select on a server-side cursor; fail here, before the first batch is read.
+
+        :param raw: after the first batch, read the driver's cursor directly (plain tuples, no
+            result rows): for a select whose columns carry no result processing.
+        """
         connection = self.engine.connect()
         try:
             result = connection.execution_options(
                 stream_results=True, yield_per=STREAM_BATCH
             ).execute(select)
+            # The first batch goes through the result, which drains any row it prefetched.
             first = result.fetchmany(STREAM_BATCH)
         except BaseException:
             connection.close()
             raise
         trim = width < len(result.keys())
+        fetch: Callable[[int], Sequence[Sequence[Any]]] = result.fetchmany
+        if raw and len(first) == STREAM_BATCH:
+            fetch = result.cursor.fetchmany
 
         def batches() -> Iterator[list[Sequence[Any]]]:
             try:
                 batch: Sequence[Sequence[Any]] = first
                 while batch:
                     yield [tuple(row[:width]) for row in batch] if trim else list(batch)
-                    batch = result.fetchmany(STREAM_BATCH)
+                    if len(batch) < STREAM_BATCH:  # a short batch is the last one
+                        break
+                    batch = fetch(STREAM_BATCH)
             finally:
                 result.close()
                 connection.close()
