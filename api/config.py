@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=100, ge=1, description="Rows per JSON page by default.")
     max_page_size: int = Field(default=1000, ge=1, description="Largest `_size` accepted.")
     query_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="Time limit for one query (counts, facets, exports)."
+        default=10.0,
+        gt=0,
+        description=(
+            "Time limit for one query (pages, counts, facets); past it the answer is a 503"
+            " `query-timeout` problem."
+        ),
     )
     latest_max_age: int = Field(
         default=300, ge=0, description="Cache-Control max-age in seconds for `latest` URLs."
