@@ -6,12 +6,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
 
 from api.db.engine import time_limited
+from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
 from api.model import FieldSpec, TableSpec
 from api.query.build import Plan, build_count, build_facet, build_row, build_select
 from api.query.grammar import RowQuery
@@ -20,14 +21,6 @@ INLINE_MAX_ROWS = 50_000
 STREAM_BATCH = 2_000
 COUNT_CACHE_SIZE = 4_096
 FACET_SIZE = 100  # values shown per facet; `facets_truncated` names the facets cut short
-
-# Types whose stored value, as the driver returns it, writes as its Table Schema text unchanged:
-# text and numbers, and dates, stored as ISO 8601 text on SQLite and read as `date` (whose str()
-# is ISO 8601) on PostgreSQL. Other values need decoding (booleans, datetimes, times, JSON).
-VERBATIM_TYPES = frozenset({"string", "integer", "number", "year", "yearmonth", "duration", "any"})
-DEFAULT_FORMATS = frozenset({None, "default", "any"})
-
-Decoder = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -42,24 +35,6 @@ class StoredRows:
     fields: tuple[FieldSpec, ...]
     decoders: tuple[Decoder | None, ...]
     batches: Iterator[list[Sequence[Any]]]
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _verbatim(spec: FieldSpec) -> bool:
-    if spec.type == "date":
-        return spec.format in DEFAULT_FORMATS
-    return spec.type in VERBATIM_TYPES
-
-
-def _decoder(column: sa.Column[Any], spec: FieldSpec, dialect: sa.Dialect) -> Decoder | None:
-    """None when the stored value needs no decoding, else the column type's result processor."""
-    if _verbatim(spec):
-        return None
-    processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
-    return processor or _identity
 
 
 @dataclass(frozen=True)
@@ -132,20 +107,36 @@ class RowReader:
     async def page(self, query: RowQuery, plan: Plan | None = None) -> Page:
         """A page of rows with its cursor, total and facets.
 
-        :param plan: the page select of `query` when the caller has it already.
+        :param plan: the page select of `query` (built with `stored=True`) if the caller has it.
         """
         if plan is None:
-            plan = build_select(self.spec, query, limit=query.size + 1)
+            plan = build_select(self.spec, query, limit=query.size + 1, stored=True)
         if self._inline(query):
             fetched = self._fetch(plan.select)
         else:
             fetched = await run_in_threadpool(self._fetch, plan.select)
-        rows, following = plan.page(fetched, query.size)
+        rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
+        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=False)
+        if any(decoders):
+            rows = [decode_row(row, decoders) for row in rows]
         total = await self.count(query) if query.count else None
         facets = {name: await self.facet(query, name) for name in query.facets}
         return Page(
             columns=plan.output_columns, rows=rows, next=following, total=total, facets=facets
         )
+
+    def _cursor_decoder(self, plan: Plan) -> Callable[[Sequence[Any]], Sequence[Any]]:
+        """Typed values of the sort columns of a stored row: what a cursor carries."""
+        dialect = self.engine.dialect
+
+        def typed(row: Sequence[Any]) -> Sequence[Any]:
+            values = list(row)
+            for name, position in zip(plan.cursor_columns, plan.cursor_positions, strict=True):
+                if values[position] is not None:
+                    values[position] = typed_decoder(self.spec, name, dialect)(values[position])
+            return values
+
+        return typed
 
     async def count(self, query: RowQuery) -> int:
         """The number of rows matching the filters (cached: releases never change)."""
@@ -184,23 +175,10 @@ class RowReader:
 
     async def stream_stored(self, query: RowQuery) -> StoredRows:
         """Every matching row as stored, in batches: for CSV, which decodes only what it must."""
-        plan = build_select(self.spec, query, limit=None)
-        table = self.spec.table
-        dialect = self.engine.dialect
+        plan = build_select(self.spec, query, limit=None, stored=True)
         fields = tuple(self._field(name) for name in plan.output_columns)
-        decoders = tuple(_decoder(table.c[f.name], f, dialect) for f in fields)
-        # The same select without the column types' result processing: values come back as the
-        # driver reads them, and only the columns with a decoder are converted, by the caller.
-        untyped = plan.select.with_only_columns(
-            *(
-                sa.type_coerce(column, sa.types.NullType()).label(str(column.key))
-                for column in plan.select.selected_columns
-            ),
-            maintain_column_froms=True,
-        )
-        batches = await run_in_threadpool(
-            self._open_batches, cast("sa.Select[Any]", untyped), len(fields), raw=True
-        )
+        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=True)
+        batches = await run_in_threadpool(self._open_batches, plan.select, len(fields), raw=True)
         return StoredRows(plan.output_columns, fields, decoders, batches)
 
     def _field(self, name: str) -> FieldSpec:

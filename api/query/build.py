@@ -6,7 +6,7 @@ and every value from a request is a bound parameter: no SQL text is built from i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +43,22 @@ class Plan:
         return encode_cursor([row[position] for position in self.cursor_positions])
 
     def page(
-        self, rows: Sequence[Sequence[Any]], size: int
+        self,
+        rows: Sequence[Sequence[Any]],
+        size: int,
+        *,
+        typed: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
     ) -> tuple[list[tuple[Any, ...]], str | None]:
-        """Split rows fetched with `limit=size + 1` into a page and the next page's cursor."""
+        """Split rows fetched with `limit=size + 1` into a page and the next page's cursor.
+
+        :param typed: turns a selected row into typed values, for a `stored` select (the cursor
+            carries typed values).
+        """
         kept = rows[:size]
-        following = self.cursor(kept[-1]) if len(rows) > size and kept else None
+        following = None
+        if len(rows) > size and kept:
+            last = kept[-1] if typed is None else typed(kept[-1])
+            following = self.cursor(last)
         return [self.output_row(row) for row in kept], following
 
 
@@ -61,15 +72,26 @@ def _where(spec: TableSpec, query: RowQuery) -> list[sa.ColumnElement[bool]]:
     return [OPERATORS[f.op].clause(_column(spec, f.column), f.value) for f in query.filters]
 
 
-def build_select(spec: TableSpec, query: RowQuery, *, limit: int | None) -> Plan:
+def _stored(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """The column as the driver returns it, without its type's result processing."""
+    return sa.type_coerce(column, sa.types.NullType()).label(column.name)
+
+
+def build_select(
+    spec: TableSpec, query: RowQuery, *, limit: int | None, stored: bool = False
+) -> Plan:
     """Return the plan of the rows select: filters, resume-after-cursor, sort and projection.
 
     :param limit: rows to fetch; pass `query.size + 1` for a JSON page (the extra row tells
         whether there is a next page, see `Plan.page`), None to stream every matching row.
+    :param stored: select values as stored, leaving their decoding to the caller (which then
+        decodes only the columns that need it).
     """
     sort_columns = tuple(key.column for key in query.sort)
     names = query.columns + tuple(name for name in sort_columns if name not in query.columns)
-    select = sa.select(*(_column(spec, name) for name in names)).where(*_where(spec, query))
+    columns = [_column(spec, name) for name in names]
+    selected = [_stored(column) for column in columns] if stored else columns
+    select = sa.select(*selected).where(*_where(spec, query))
     if query.after is not None:
         select = select.where(keyset_condition(spec, query.sort, query.after))
     select = select.order_by(*order_by(spec, query.sort))
