@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -59,10 +60,10 @@ class _Cache:
 
     def get(self, key: tuple[Any, ...]) -> Any:
         with self._lock:
-            if key in self._items:
+            value = self._items.get(key)
+            if value is not None:
                 self._items.move_to_end(key)
-                return self._items[key]
-        return None
+            return value
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:
         with self._lock:
@@ -75,10 +76,21 @@ class _Cache:
 RESULTS = _Cache(COUNT_CACHE_SIZE)
 
 
+_DATABASES: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _database(engine: sa.Engine) -> str:
+    """The engine's URL as text, rendered once per engine (hashing a URL object is slow)."""
+    found = _DATABASES.get(engine)
+    if found is None:
+        found = _DATABASES[engine] = engine.url.render_as_string(hide_password=False)
+    return found
+
+
 def _cache_key(
     kind: str, engine: sa.Engine, spec: TableSpec, query: RowQuery, *extra: str
 ) -> tuple[Any, ...]:
-    return (kind, engine.url, spec.table.name, query.filters_key, *extra)
+    return (kind, _database(engine), spec.table.name, query.filters_key, *extra)
 
 
 class RowReader:
@@ -100,6 +112,15 @@ class RowReader:
         with self.engine.connect() as connection, time_limited(connection, self.timeout):
             return list(connection.execute(select).all())
 
+    def _fetch_stored(self, select: sa.Select[Any]) -> list[Sequence[Any]]:
+        """All rows of a `stored` select, read from the driver's cursor as plain tuples."""
+        with self.engine.connect() as connection, time_limited(connection, self.timeout):
+            result = connection.execute(select)
+            try:
+                return list(result.cursor.fetchall())
+            finally:
+                result.close()
+
     def _scalar(self, select: sa.Select[Any]) -> Any:
         with self.engine.connect() as connection, time_limited(connection, self.timeout):
             return connection.execute(select).scalar_one()
@@ -112,9 +133,9 @@ class RowReader:
         if plan is None:
             plan = build_select(self.spec, query, limit=query.size + 1, stored=True)
         if self._inline(query):
-            fetched = self._fetch(plan.select)
+            fetched = self._fetch_stored(plan.select)
         else:
-            fetched = await run_in_threadpool(self._fetch, plan.select)
+            fetched = await run_in_threadpool(self._fetch_stored, plan.select)
         rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
         decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=False)
         if any(decoders):
