@@ -34,8 +34,8 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description=(
-            "Time limit for one query (pages, counts, facets); past it the answer is a 503"
-            " `query-timeout` problem."
+            "Time limit for one query (pages, counts, facets, an export until its first rows);"
+            " past it the answer is a 503 `query-timeout` problem."
         ),
     )
     latest_max_age: int = Field(

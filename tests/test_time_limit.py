@@ -92,5 +92,10 @@ async def test_timed_out_facet_is_a_503_problem(flagship_url: str, backend: str)
         assert problem["status"] == 503
         assert problem["type"].endswith("/problems/query-timeout")
         assert "ran longer than" in problem["detail"]
+        # An export is limited until its first rows: the sort runs before the first byte.
+        export = await http.get(url.replace(".json", ".csv"), params={"_sort": "-value"})
+        assert export.status_code == 503
+        assert export.headers["content-type"] == "application/problem+json"
+        assert export.json()["type"].endswith("/problems/query-timeout")
         fine = await http.get(url, params={"_size": 1, "_count": "none"})
         assert fine.status_code == 200

@@ -229,11 +229,14 @@ class RowReader:
         """
         connection = self.engine.connect()
         try:
-            result = connection.execution_options(
-                stream_results=True, yield_per=STREAM_BATCH
-            ).execute(select)
-            # The first batch goes through the result, which drains any row it prefetched.
-            first = result.fetchmany(STREAM_BATCH)
+            # The time limit covers the query up to its first rows (a sort, a scan for the first
+            # match); the rows after that stream for as long as the client reads them.
+            with time_limited(connection, self.timeout):
+                result = connection.execution_options(
+                    stream_results=True, yield_per=STREAM_BATCH
+                ).execute(select)
+                # The first batch goes through the result, which drains any row it prefetched.
+                first = result.fetchmany(STREAM_BATCH)
         except BaseException:
             connection.close()
             raise
