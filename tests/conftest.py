@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -106,3 +107,18 @@ async def client(flagship_settings: Settings) -> AsyncIterator[httpx.AsyncClient
         httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http,
     ):
         yield http
+
+
+@asynccontextmanager
+async def serving(url: str, datasets: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """Load every release under `datasets` into `url`, then serve it to an httpx client."""
+    engine = writer_engine(url)
+    summary = ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
+    engine.dispose()
+    assert summary.ok, (summary.refused, summary.conflicts)
+    app = create_app(Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+    ):
+        yield client

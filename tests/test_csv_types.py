@@ -16,13 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from api.config import Settings
-from api.db.engine import writer_engine
-from api.ingest.discover import find_releases
-from api.ingest.load import ReleaseLoader
-from api.main import create_app
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL
+from tests.conftest import serving
 
 FIELDS = [
     field("id", "integer"),
@@ -66,16 +61,7 @@ async def http(
 ) -> AsyncIterator[httpx.AsyncClient]:
     datasets = tmp_path / "datasets"
     write_release(datasets, "types", "1.0.0", {"things": (SCHEMA, PUBLISHED)})
-    url = make_database(backend)
-    engine = writer_engine(url)
-    summary = ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
-    engine.dispose()
-    assert summary.ok, (summary.refused, summary.conflicts)
-    app = create_app(Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
-    ):
+    async with serving(make_database(backend), datasets) as client:
         yield client
 
 
