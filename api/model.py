@@ -9,6 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+# The `format` values of a date, time or datetime field that mean ISO 8601 text.
+DEFAULT_FORMATS = frozenset({None, "default", "any"})
+
 
 @dataclass(frozen=True)
 class FieldSpec:

@@ -12,11 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.model import FieldSpec, TableSpec
+from api.model import DEFAULT_FORMATS, FieldSpec, TableSpec
 
 # Types whose stored value writes unchanged, in CSV as in JSON.
 VERBATIM_TYPES = frozenset({"string", "integer", "number", "year", "yearmonth", "duration", "any"})
-DEFAULT_FORMATS = frozenset({None, "default", "any"})
 
 Decoder = Callable[[Any], Any]
 

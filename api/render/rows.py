@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from api.model import FieldSpec
+from api.model import DEFAULT_FORMATS, FieldSpec
 
 MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
@@ -68,7 +68,6 @@ def iter_csv(
     yield buffer.getvalue().encode("utf-8")
 
 
-DEFAULT_FORMATS = frozenset({None, "default", "any"})
 Encoder = Callable[[Any], Any]
 
 
