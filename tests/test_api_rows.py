@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import pytest
 
+from api.db.rows import FACET_SIZE
 from api.query.operators import OPERATORS
 from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
 
@@ -532,6 +533,17 @@ async def test_facet_on_qualifier_counts_every_figure(client: httpx.AsyncClient)
         {"value": "at_least", "count": 9},
         {"value": "fewer_than", "count": 1},
     ]
+
+
+async def test_facet_with_more_values_than_shown_is_cut_and_named(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(url("figures", [("_facet", "figure_id,qualifier"), ("_size", "1")]))
+    body = response.json()
+    figures = rows_of("figures")
+    assert body["facets"]["figure_id"] == facet_counts(figures, "figure_id")[:FACET_SIZE]
+    assert body["facets"]["qualifier"] == facet_counts(figures, "qualifier")
+    assert body["facets_truncated"] == ["figure_id"]
 
 
 async def test_facets_follow_the_filters_and_group_missing_values(

@@ -141,9 +141,20 @@ class RowReader:
         if any(decoders):
             rows = [decode_row(row, decoders) for row in rows]
         total = await self.count(query) if query.count else None
-        facets = {name: await self.facet(query, name) for name in query.facets}
+        facets: dict[str, list[dict[str, Any]]] = {}
+        truncated: list[str] = []
+        for name in query.facets:
+            values = await self.facet(query, name)
+            if len(values) > FACET_SIZE:
+                truncated.append(name)
+            facets[name] = values[:FACET_SIZE]
         return Page(
-            columns=plan.output_columns, rows=rows, next=following, total=total, facets=facets
+            columns=plan.output_columns,
+            rows=rows,
+            next=following,
+            total=total,
+            facets=facets,
+            truncated_facets=tuple(truncated),
         )
 
     def _cursor_decoder(self, plan: Plan) -> Callable[[Sequence[Any]], Sequence[Any]]:
