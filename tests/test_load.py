@@ -348,3 +348,22 @@ def test_bad_cell_is_refused_after_the_column_stopped_remembering(tmp_path: Path
     with pytest.raises(FastPathRefused, match="value"):
         for _batch in read_batches(folder / "data/values.csv", resource, batch_size=1000):
             pass
+
+
+def test_latest_resolves_in_the_snapshot_the_caller_holds(empty_url: str, tmp_path: Path) -> None:
+    """A request that resolved its release in one snapshot gets its table from the same one."""
+    datasets = tmp_path / "datasets"
+    schema = {"fields": [field("id", "integer")], "primaryKey": ["id"]}
+    write_release(datasets, "growing", "1.0.0", {"items": (schema, "id\n1\n")})
+    _load(empty_url, datasets)
+    engine = sa.create_engine(empty_url)
+    try:
+        catalog = Catalog(engine, recheck_seconds=0)
+        held = catalog.snapshot()
+        write_release(datasets, "growing", "1.1.0", {"items": (schema, "id\n1\n2\n")})
+        _load(empty_url, datasets)
+        assert catalog.table_spec("growing", "latest", "items").version == "1.1.0"
+        spec = catalog.table_spec("growing", "latest", "items", snapshot=held)
+        assert (spec.version, spec.row_count) == ("1.0.0", 1)
+    finally:
+        engine.dispose()

@@ -185,9 +185,15 @@ class Catalog:
             self._checked = now
             return self._snapshot
 
-    def table_spec(self, package: str, version: str, resource: str) -> TableSpec:
-        """Resolve (package, version or latest, resource) to a queryable table."""
-        snapshot = self.snapshot()
+    def table_spec(
+        self, package: str, version: str, resource: str, *, snapshot: Snapshot | None = None
+    ) -> TableSpec:
+        """Resolve (package, version or latest, resource) to a queryable table.
+
+        :param snapshot: the snapshot the caller already resolved the release in, so that
+            `latest` means the same release for both even if a load lands in between.
+        """
+        snapshot = snapshot or self.snapshot()
         release = snapshot.release(package, version)
         if resource not in release.tables:
             names = ", ".join(release.tables)

@@ -54,15 +54,10 @@ async def read_rows(
     serving: ServingDep,
 ) -> Response:
     """Rows of a resource, filtered, sorted and paged; format by suffix or Accept."""
-    settings, engine, catalog, snapshot = (
-        serving.settings,
-        serving.engine,
-        serving.catalog,
-        serving.snapshot,
-    )
+    settings, engine, snapshot = serving.settings, serving.engine, serving.snapshot
     name, fmt = split_format(resource)
     release = snapshot.release(package, version)
-    spec = catalog.table_spec(package, version, name)
+    spec = serving.catalog.table_spec(package, version, name, snapshot=snapshot)
     if fmt is None:
         fmt = negotiate(request.headers.get("accept"), ROW_FORMATS)
         if fmt is None:
@@ -210,14 +205,9 @@ async def read_row(
     serving: ServingDep,
 ) -> Response:
     """One row by primary key (composite keys comma-joined)."""
-    settings, engine, catalog, snapshot = (
-        serving.settings,
-        serving.engine,
-        serving.catalog,
-        serving.snapshot,
-    )
+    settings, engine, snapshot = serving.settings, serving.engine, serving.snapshot
     release = snapshot.release(package, version)
-    spec = catalog.table_spec(package, version, resource)
+    spec = serving.catalog.table_spec(package, version, resource, snapshot=snapshot)
     values = parse_key(spec, key)
     headers, cached = conditional(
         request, release=release, requested=version, snapshot=snapshot, settings=settings
