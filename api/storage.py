@@ -63,3 +63,20 @@ def stored_value(field_type: str, value: Any) -> Any:
     """Return a frictionless-typed value in the form the loader stores for its type."""
     convert = STORAGE_CONVERTERS.get(field_type)
     return value if value is None or convert is None else convert(value)
+
+
+# The values both backends can hold: 64-bit integers, and text without NUL (PostgreSQL refuses it).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a value from a request cannot be compared with stored values, or None if it can."""
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not (INT64_MIN <= value <= INT64_MAX)
+    ):
+        return "it is outside the 64-bit integer range"
+    if isinstance(value, str) and "\x00" in value:
+        return "it contains a NUL character"
+    return None

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from api.db.rows import FACET_SIZE
+from api.query import encode_cursor
 from api.query.operators import OPERATORS
 from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
 
@@ -846,6 +847,25 @@ BAD_QUERIES: dict[str, tuple[str, str, list[str]]] = {
     "count-mode": ("figures", "_count=estimate", ["_count invalid-control"]),
     "delimiter": ("figures", "_delimiter=|", ["_delimiter invalid-control"]),
     "bom": ("figures", "_bom=yes", ["_bom invalid-control"]),
+    "integer-beyond-64-bits": ("figures", "value=99999999999999999999999", ["value invalid-value"]),
+    "integer-below-64-bits": (
+        "figures",
+        "value__gt=-9223372036854775809",
+        ["value__gt invalid-value"],
+    ),
+    "integer-list-beyond-64-bits": (
+        "figures",
+        "value__in=1,9223372036854775808",
+        ["value__in invalid-value"],
+    ),
+    "nul-in-value": ("figures", "metric=a%00b", ["metric invalid-value"]),
+    "nul-in-text-search": ("figures", "notes__icontains=%00", ["notes__icontains invalid-value"]),
+    "cursor-integer-beyond-64-bits": (
+        "figures",
+        "_sort=value&_next=" + encode_cursor([10**30, "x"]),
+        ["_next invalid-cursor"],
+    ),
+    "cursor-with-nul": ("figures", "_next=" + encode_cursor(["a\x00"]), ["_next invalid-cursor"]),
     "several-problems-in-one-request": (
         "figures",
         "nope=1&metric__like=x&value__contains=3&value=many&qualifier=roughly"
@@ -888,6 +908,12 @@ async def test_bad_query_lists_every_problem(
     params = parse_qsl(query, keep_blank_values=True)
     response = await client.get(url(resource, params))
     assert_bad_query(response, f"{PREFIX}/{resource}", errors)
+
+
+async def test_key_with_nul_is_not_found(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"{PREFIX}/figures/a%00b")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_JSON
 
 
 async def test_cursor_of_another_sort_is_refused(client: httpx.AsyncClient) -> None:

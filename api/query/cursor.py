@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from api.errors import BadQuery, ParamError
 from api.model import TableSpec
-from api.storage import stored_value
+from api.storage import stored_value, unstorable
 
 CURSOR_PARAM = "_next"
 MAX_CURSOR_LENGTH = 4096
@@ -116,7 +116,7 @@ def decode_cursor(token: str, spec: TableSpec, sort: Sequence[SortKey]) -> tuple
     for key, value in zip(sort, values, strict=True):
         spec_field = spec.field(key.column)
         field_type = spec_field.type if spec_field is not None else "any"
-        if not _fits(value, field_type):
+        if not _fits(value, field_type) or unstorable(value) is not None:
             raise _invalid(
                 f"_next holds a value for {key.column!r} that is not a {field_type}; {restart}."
             )

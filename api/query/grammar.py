@@ -27,7 +27,7 @@ from api.query.operators import (
     Operator,
     operators_for,
 )
-from api.storage import stored_value
+from api.storage import stored_value, unstorable
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,12 @@ class _Reader:
                 "invalid-value",
                 f"{text!r} is not a valid value for column {field.name!r}: expected {expected}.",
             )
+        reason = unstorable(value)
+        if reason is not None:
+            raise _Problem(
+                "invalid-value",
+                f"{text!r} is not a usable value for column {field.name!r}: {reason}.",
+            )
         allowed = field.enum
         if enum and allowed is not None and value not in [reader(a) for a in allowed]:
             listed = ", ".join(str(a) for a in allowed)
@@ -192,6 +198,9 @@ class _Parser(_Reader):
                     f"An empty text matches every value of column "
                     f"{field.name!r}; leave the filter out instead.",
                 )
+            reason = unstorable(text)
+            if reason is not None:
+                raise _Problem("invalid-value", f"{text!r} cannot be searched for: {reason}.")
             return text
         if op.kind == "single":
             return self.read(field, text, enum=op.enum_checked)
