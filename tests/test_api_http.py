@@ -116,6 +116,14 @@ async def test_each_representation_has_its_own_etag(client: httpx.AsyncClient) -
     assert len(set(etags)) == len(etags)
 
 
+async def test_one_etag_means_one_body(client: httpx.AsyncClient) -> None:
+    """The body echoes the query in its order (filters, next_url), so the ETag follows it too."""
+    one = await client.get(f"{PINNED}/figures?metric=suspects_detained&qualifier=exact&_size=2")
+    two = await client.get(f"{PINNED}/figures?_size=2&qualifier=exact&metric=suspects_detained")
+    assert one.content != two.content
+    assert one.headers["etag"] != two.headers["etag"]
+
+
 async def test_a_bad_query_is_never_a_304(client: httpx.AsyncClient) -> None:
     response = await client.get(f"{PINNED}/figures?value=many", headers={"If-None-Match": "*"})
     assert response.status_code == 400

@@ -24,8 +24,11 @@ def pinned_path(request: Request, requested: str, concrete: str) -> str:
 
 
 def etag_for(release: LoadedRelease, request: Request, requested: str, variant: str = "") -> str:
-    """A strong ETag: the same pinned URL always returns the same bytes."""
-    query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
+    """A strong ETag: the same pinned URL always returns the same bytes.
+
+    The query string counts as given: bodies echo it in its own order (filters, `next_url`).
+    """
+    query = request.url.query
     path = pinned_path(request, requested, release.info.version)
     source = f"{release.content_hash}|{path}|{query}|{variant}"
     return '"' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'

@@ -101,7 +101,7 @@ async def read_rows(
             iter_resource_file(engine, resource_id), media_type=MEDIA_TYPES["csv"], headers=headers
         )
     if fmt == "xlsx":
-        about = _about(request, release.info, settings.base_url, query)
+        about = _about(request, release.info, settings.base_url, query, requested=version)
         body_bytes = await _workbook(reader, query, about=about)
         return Response(body_bytes, media_type=MEDIA_TYPES["xlsx"], headers=headers)
     if fmt == "csv":
@@ -136,19 +136,23 @@ async def _workbook(reader: RowReader, query: RowQuery, *, about: list[tuple[str
 
 
 def _about(
-    request: Request, info: ReleaseInfo, base_url: str, query: RowQuery
+    request: Request, info: ReleaseInfo, base_url: str, query: RowQuery, *, requested: str
 ) -> list[tuple[str, str]]:
     """What a spreadsheet says about itself: what it is, its version, licence, source, citation."""
     licences = ", ".join(
         str(lic.get("title") or lic.get("name")) for lic in info.descriptor.get("licenses", [])
     )
     filters = "; ".join(f"{f.column} {f.op} {f.value}" for f in query.filters) or "none"
+    # The pinned URL: `latest` and its version give the same file (and the same ETag).
+    source = pinned_path(request, requested, info.version)
+    if request.url.query:
+        source += f"?{request.url.query}"
     return [
         ("dataset", info.title),
         ("package", info.package),
         ("version", info.version),
         ("licence", licences),
-        ("source", f"{base_url}{request.url.path}?{request.url.query}".rstrip("?")),
+        ("source", f"{base_url}{source}"),
         ("descriptor", urls.descriptor_url(base_url, package=info.package, version=info.version)),
         ("filters", filters),
         ("citation", render_citation(info, "apa", base_url=base_url)),
