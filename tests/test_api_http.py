@@ -508,6 +508,16 @@ async def test_openapi_is_3_1_with_unique_operation_ids(openapi: dict[str, Any])
     assert len(ids) == len(set(ids))
 
 
+async def test_openapi_page_schema_names_every_key_of_a_page(
+    client: httpx.AsyncClient, openapi: dict[str, Any]
+) -> None:
+    operation = openapi["paths"][f"/v1/datasets/{FLAGSHIP}/{{version}}/figures"]["get"]
+    content = operation["responses"]["200"]["content"]["application/json"]
+    page_schema = _resolve(openapi, content["schema"]["$ref"])
+    body = (await client.get(f"{PINNED}/figures?_facet=sex&_size=1")).json()
+    assert set(body) == set(page_schema["properties"])
+
+
 @pytest.mark.parametrize("resource", [r["name"] for r in descriptor(LATEST)["resources"]])
 async def test_openapi_has_a_typed_operation_per_resource(
     openapi: dict[str, Any], resource: str

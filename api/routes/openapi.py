@@ -188,6 +188,7 @@ def resource_operation(
             "next": {"type": ["string", "null"]},
             "next_url": {"type": ["string", "null"]},
             "facets": {"type": "object"},
+            "facets_truncated": {"type": "array", "items": {"type": "string"}},
         },
         "required": ["package", "version", "resource", "rows", "next", "next_url"],
     }
@@ -241,7 +242,7 @@ def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_si
         for package, releases in snapshot.packages.items():
             latest = releases[-1]
             for resource in latest.tables:
-                spec = catalog.table_spec(package, latest.info.version, resource)
+                spec = catalog.table_spec(package, latest.info.version, resource, snapshot=snapshot)
                 versions = [r.info.version for r in releases if resource in r.tables]
                 path, operation, row_name, extra = resource_operation(
                     spec, versions, default_size=default_size, max_size=max_size
