@@ -93,3 +93,13 @@ class ReleaseInfo:
     def title(self) -> str:
         """The package title, or its name."""
         return str(self.descriptor.get("title") or self.package)
+
+    @property
+    def licences(self) -> list[tuple[str, str | None]]:
+        """Each licence as (label for people, URL): its title, else its name, else its URL."""
+        found = []
+        for raw in self.descriptor.get("licenses", []):
+            path = str(raw.get("path") or "") or None
+            label = str(raw.get("title") or raw.get("name") or path or "licence not named")
+            found.append((label, path))
+        return found

@@ -48,10 +48,7 @@ def _member(name: str) -> zipfile.ZipInfo:
 
 def readme_text(release: ReleaseInfo, *, citation: str, url: str) -> str:
     """The README placed in a release zip: title, version, licence and how to cite it."""
-    descriptor = release.descriptor
-    licences = ", ".join(
-        str(item.get("title") or item.get("name")) for item in descriptor.get("licenses", [])
-    )
+    licences = ", ".join(label for label, _url in release.licences)
     lines = [
         f"# {release.title}",
         "",
@@ -60,7 +57,7 @@ def readme_text(release: ReleaseInfo, *, citation: str, url: str) -> str:
         f"Licence: {licences or 'see datapackage.json'}",
         f"Source: {url}",
         "",
-        str(descriptor.get("description") or "").strip(),
+        str(release.descriptor.get("description") or "").strip(),
         "",
         "## Files",
         "",

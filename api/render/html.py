@@ -80,9 +80,8 @@ def dataset_body(releases: Sequence[ReleaseInfo], *, base_url: str, citation: st
         for r in reversed(releases)
     )
     licences = ", ".join(
-        f'<a href="{escape(str(lic.get("path", "")))}">'
-        f"{escape(str(lic.get('title') or lic.get('name')))}</a>"
-        for lic in latest.descriptor.get("licenses", [])
+        f'<a href="{escape(url)}">{escape(label)}</a>' if url else escape(label)
+        for label, url in latest.licences
     )
     description = escape(str(latest.descriptor.get("description") or ""))
     return (

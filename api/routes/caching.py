@@ -52,11 +52,7 @@ def release_headers(
         # RFC 8574: cite the pinned release, whatever URL served this response.
         f'<{base}/v1/datasets/{info.package}/{info.version}>; rel="cite-as"',
     ]
-    links += [
-        f'<{lic["path"]}>; rel="license"'
-        for lic in info.descriptor.get("licenses", [])
-        if lic.get("path")
-    ]
+    links += [f'<{url}>; rel="license"' for _label, url in info.licences if url]
     headers = {"ETag": etag, "X-Dataset-Version": info.version}
     if requested == "latest":
         headers["Cache-Control"] = f"public, max-age={settings.latest_max_age}"
@@ -70,8 +66,11 @@ def release_headers(
         if successor is not None:
             successor_url = f"{base}/v1/datasets/{info.package}/{successor.info.version}"
             links.append(f'<{successor_url}>; rel="successor-version"')
+    # Machine-readable: the licence's name (an SPDX id as a rule), else its URL.
     licences = [
-        str(lic.get("name") or lic.get("path")) for lic in info.descriptor.get("licenses", [])
+        str(lic.get("name") or lic.get("path"))
+        for lic in info.descriptor.get("licenses", [])
+        if lic.get("name") or lic.get("path")
     ]
     if licences:
         headers["X-License"] = ", ".join(licences)

@@ -139,9 +139,7 @@ def _about(
     request: Request, info: ReleaseInfo, base_url: str, query: RowQuery, *, requested: str
 ) -> list[tuple[str, str]]:
     """What a spreadsheet says about itself: what it is, its version, licence, source, citation."""
-    licences = ", ".join(
-        str(lic.get("title") or lic.get("name")) for lic in info.descriptor.get("licenses", [])
-    )
+    licences = ", ".join(label for label, _url in info.licences)
     filters = "; ".join(f"{f.column} {f.op} {f.value}" for f in query.filters) or "none"
     # The pinned URL: `latest` and its version give the same file (and the same ETag).
     source = pinned_path(request, requested, info.version)
