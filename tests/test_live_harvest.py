@@ -532,6 +532,48 @@ def test_ckan_envelope_over_get(live: LiveServer, http: httpx.Client, prefix: st
     )
 
 
+CKAN_BAD_REQUESTS = [
+    ("post-not-json", {"content": b"not json", "headers": {"Content-Type": "application/json"}},
+     "package_search", 400, {"__type": "Bad request",
+                             "message": "Bad request - JSON Error: expected a JSON object"}),
+    ("post-json-array", {"json": [1, 2]}, "package_search", 400,
+     {"__type": "Bad request", "message": "Bad request - JSON Error: expected a JSON object"}),
+    ("fq-not-a-string", {"json": {"fq": 5}}, "package_search", 409,
+     {"__type": "Validation Error", "fq": ["Must be a string"]}),
+    ("sort-not-a-string", {"json": {"sort": 5}}, "package_search", 409,
+     {"__type": "Validation Error", "sort": ["Must be a string"]}),
+    ("negative-limit", {"json": {"limit": -1}}, "package_list", 409,
+     {"__type": "Validation Error", "limit": ["Must be a natural number"]}),
+    ("negative-offset", {"json": {"offset": -1}}, "package_list", 409,
+     {"__type": "Validation Error", "offset": ["Must be a natural number"]}),
+]
+
+
+@pytest.mark.parametrize(
+    ("sent", "action", "status", "error"),
+    [case[1:] for case in CKAN_BAD_REQUESTS],
+    ids=[case[0] for case in CKAN_BAD_REQUESTS],
+)
+def test_ckan_bad_requests_are_ckan_errors(
+    live: LiveServer, http: httpx.Client, sent: dict[str, Any], action: str, status: int,
+    error: dict[str, Any],
+) -> None:
+    response = http.post(f"/api/3/action/{action}", **sent)
+    assert (response.status_code, response.json()) == (
+        status,
+        {"help": f"{live.url}/api/3/action/help_show?name={action}", "success": False,
+         "error": error},
+    )
+
+
+def test_ckan_form_post_and_zero_limit(http: httpx.Client) -> None:
+    """A form post is read as CKAN reads it; limit 0 lists nothing, over GET and POST alike."""
+    searched = http.post("/api/3/action/package_search", data={"rows": "1", "sort": "name asc"})
+    assert (searched.status_code, len(searched.json()["result"]["results"])) == (200, 1)
+    assert http.get("/api/3/action/package_list", params={"limit": 0}).json()["result"] == []
+    assert http.post("/api/3/action/package_list", json={"limit": 0}).json()["result"] == []
+
+
 def test_ckan_help_link_answers(http: httpx.Client) -> None:
     envelope = http.get("/api/3/action/package_list").json()
     response = http.get(envelope["help"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from api.metadata.ckan import (
     package_dict,
     package_list,
 )
-from api.metadata.ckan_search import search_packages
+from api.metadata.ckan_search import _solr_date, search_packages
 from tests.metadata_fixtures import BASE, demo, flagship, minimal
 
 NOW = datetime(2025, 12, 2, 8, 0)
@@ -171,6 +171,8 @@ SEARCHES = [
     ({"q": "nothing-matches-this"}, []),
     ({"fq": "name:demo-series"}, ["demo-series"]),
     ({"fq": "name:demo*"}, ["demo-series"]),
+    ({"fq": "title:DEM*"}, ["demo-series"]),
+    ({"fq": "title:*zzz*"}, []),
     ({"fq": "tags:demo"}, ["demo-series"]),
     ({"fq": 'tags:"online scams"'}, ["cambodia-scam-crackdown"]),
     ({"fq": "license_id:cc-by"}, ["cambodia-scam-crackdown", "demo-series"]),
@@ -253,6 +255,12 @@ def test_search_whole_body(dicts: list[dict]) -> None:
     ({"sort": "name"}, {"sort": [
         "Invalid sort: 'name'; use '<field> asc|desc' with field one of id, name, "
         "title_string, metadata_created, metadata_modified, score, num_resources, num_tags"]}),
+    ({"fq": 'name:"a\\q"'}, {"fq": ['Cannot parse quoted value: "a\\q"']}),
+    ({"fq": "metadata_modified:[NOW+10000YEARS TO *]"},
+     {"fq": ["Date out of range: NOW+10000YEARS"]}),
+    ({"fq": "metadata_modified:[NOW-99999999999DAYS TO *]"},
+     {"fq": ["Date out of range: NOW-99999999999DAYS"]}),
+    ({"q": "scam OR zzz"}, {"q": ["OR is not supported: every term must match"]}),
     ({"rows": -1}, {"rows": ["Must be a natural number"]}),
     ({"start": -1}, {"start": ["Must be a natural number"]}),
 ])
@@ -282,3 +290,15 @@ def test_envelopes() -> None:
         "help": f"{BASE}/api/3/action/help_show?name=package_show", "success": False,
         "error": {"__type": "Not Found Error", "message": "Not found"},
     }
+
+
+@pytest.mark.parametrize(("now", "math", "expected"), [
+    (datetime(2025, 3, 31, 12, tzinfo=UTC), "NOW-1MONTH", datetime(2025, 2, 28, 12, tzinfo=UTC)),
+    (datetime(2024, 2, 29, tzinfo=UTC), "NOW-1YEAR", datetime(2023, 2, 28, tzinfo=UTC)),
+    (datetime(2025, 12, 31, tzinfo=UTC), "NOW-1YEAR", datetime(2024, 12, 31, tzinfo=UTC)),
+    (datetime(2025, 1, 30, tzinfo=UTC), "NOW+1MONTH", datetime(2025, 2, 28, tzinfo=UTC)),
+])
+def test_month_math_keeps_the_day_where_the_month_has_it(
+    now: datetime, math: str, expected: datetime
+) -> None:
+    assert _solr_date(math, now) == expected

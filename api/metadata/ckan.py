@@ -44,6 +44,17 @@ class CkanValidationError(CkanError):
         super().__init__({"__type": "Validation Error", param: [message]})
 
 
+class CkanBadRequest(CkanError):
+    """A request CKAN cannot read (a body that is not a JSON object): status 400."""
+
+    status = 400
+    code = "ckan-bad-request"
+    title = "Bad request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"__type": "Bad request", "message": message})
+
+
 class CkanNotFound(CkanError):
     """No such package: ``{"__type": "Not Found Error", "message": "Not found"}``, status 404."""
 

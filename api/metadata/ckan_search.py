@@ -7,11 +7,12 @@ predicates, with wildcards, negation and ranges on the metadata dates (including
 
 from __future__ import annotations
 
+import calendar
 import fnmatch
 import json
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 from typing import Any
 
 from api.metadata import utc
@@ -101,8 +102,17 @@ def _solr_date(text: str, now: datetime) -> datetime | None:
         else:
             step = int(amount or 1) * (12 if unit == "YEAR" else 1) * (-1 if op == "-" else 1)
             year, month = divmod(moment.year * 12 + moment.month - 1 + step, 12)
-            moment = moment.replace(year=year, month=month + 1, day=min(moment.day, 28))
+            last_day = calendar.monthrange(year, month + 1)[1] if MINYEAR <= year <= MAXYEAR else 31
+            moment = moment.replace(year=year, month=month + 1, day=min(moment.day, last_day))
     return moment
+
+
+def _date_bound(text: str, now: datetime) -> datetime | None:
+    """`_solr_date`, with a date beyond the calendar reported as a bad filter."""
+    try:
+        return _solr_date(text, now)
+    except (ValueError, OverflowError) as exc:
+        raise CkanValidationError("fq", f"Date out of range: {text}") from exc
 
 
 def _matcher(field: str, raw: str, now: datetime) -> Predicate:
@@ -112,15 +122,18 @@ def _matcher(field: str, raw: str, now: datetime) -> Predicate:
         )
     bounds = _RANGE.match(raw)
     if bounds is None:
-        value = json.loads(raw) if raw.startswith('"') else raw
+        try:
+            value = str(json.loads(raw)) if raw.startswith('"') else raw
+        except json.JSONDecodeError as exc:
+            raise CkanValidationError("fq", f"Cannot parse quoted value: {raw}") from exc
         if field in ("title", "notes"):
-            return lambda p: value.lower() in str(p.get(field) or "").lower()
+            return _text_matcher(field, value.lower())
         if value == "*":
             return lambda p: bool(_field_values(p, field))
         return lambda p: any(fnmatch.fnmatchcase(v, value) for v in _field_values(p, field))
     if field not in _DATE_FIELDS:
         raise CkanValidationError("fq", f"Ranges work on {' and '.join(_DATE_FIELDS)} only")
-    low, high = _solr_date(bounds[2], now), _solr_date(bounds[3], now)
+    low, high = _date_bound(bounds[2], now), _date_bound(bounds[3], now)
     closed = (bounds[1] == "[", bounds[4] == "]")
 
     def in_range(package: dict[str, Any]) -> bool:
@@ -130,6 +143,16 @@ def _matcher(field: str, raw: str, now: datetime) -> Predicate:
         return above and below
 
     return in_range
+
+
+def _text_matcher(field: str, value: str) -> Predicate:
+    """Words of a text field: a substring, or with `*`/`?` a wildcard over each word."""
+    if not any(char in value for char in "*?"):
+        return lambda p: value in str(p.get(field) or "").lower()
+    return lambda p: any(
+        fnmatch.fnmatchcase(word, value)
+        for word in re.findall(r"\w+", str(p.get(field) or "").lower())
+    )
 
 
 def _negate(predicate: Predicate) -> Predicate:
@@ -147,6 +170,8 @@ def _parse(text: str, param: str, now: datetime) -> tuple[list[Predicate], list[
             filters.append(_negate(match) if token["sign"] == "-" else match)
         elif token["word"] in ("AND", "&&"):
             continue
+        elif token["word"] in ("OR", "||"):
+            raise CkanValidationError(param, "OR is not supported: every term must match")
         elif param == "fq":
             raise CkanValidationError("fq", f"Cannot parse filter: {token[0]}")
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request
@@ -11,6 +12,7 @@ from fastapi.responses import Response
 from api.db.releases import Snapshot
 from api.deps import SettingsDep, SnapshotDep
 from api.metadata.ckan import (
+    CkanBadRequest,
     CkanError,
     CkanValidationError,
     envelope,
@@ -36,9 +38,19 @@ def _dicts(snapshot: Snapshot, base_url: str) -> list[dict[str, Any]]:
 def _int(params: dict[str, Any], name: str, default: int) -> int:
     value = params.get(name, default)
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError) as exc:
         raise CkanValidationError(name, "Invalid integer") from exc
+    if number < 0:
+        raise CkanValidationError(name, "Must be a natural number")
+    return number
+
+
+def _text(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not isinstance(value, str):
+        raise CkanValidationError(name, "Must be a string")
+    return value
 
 
 def _package_show(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
@@ -53,11 +65,11 @@ def _package_search(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
     `start` and `sort`."""
     return search_packages(
         dicts,
-        q=params.get("q"),
-        fq=params.get("fq"),
+        q=_text(params, "q"),
+        fq=_text(params, "fq"),
         rows=_int(params, "rows", 10),
         start=_int(params, "start", 0),
-        sort=params.get("sort"),
+        sort=_text(params, "sort"),
     )
 
 
@@ -65,8 +77,9 @@ def _package_list(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
     """Return the names of every dataset; `limit` and `offset` page the list."""
     names = package_list(dicts)
     offset = _int(params, "offset", 0)
-    limit = params.get("limit")
-    return names[offset : offset + _int(params, "limit", 0)] if limit else names[offset:]
+    if params.get("limit") is None:
+        return names[offset:]
+    return names[offset : offset + _int(params, "limit", 0)]
 
 
 def _status_show(_params: dict[str, Any], _dicts: list[dict[str, Any]]) -> Any:
@@ -98,16 +111,23 @@ ACTIONS: dict[str, Any] = {
 
 
 async def _params(request: Request) -> dict[str, Any]:
+    """Query parameters, updated by a POSTed JSON object or form (as CKAN accepts both)."""
     params: dict[str, Any] = dict(request.query_params)
-    if request.method == "POST":
-        body = await request.body()
-        if body:
-            try:
-                posted = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                posted = dict((await request.form()).items())
-            if isinstance(posted, dict):
-                params.update(posted)
+    if request.method != "POST":
+        return params
+    body = await request.body()
+    if not body:
+        return params
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        return params
+    try:
+        posted = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        posted = None
+    if not isinstance(posted, dict):
+        raise CkanBadRequest("Bad request - JSON Error: expected a JSON object")
+    params.update(posted)
     return params
 
 
