@@ -20,6 +20,7 @@ from api.metadata.ckan import (
     package_list,
 )
 from api.metadata.ckan_search import _solr_date, search_packages
+from api.metadata.vocab import resolve_licence
 from tests.metadata_fixtures import BASE, demo, flagship, minimal
 
 NOW = datetime(2025, 12, 2, 8, 0)
@@ -302,3 +303,19 @@ def test_month_math_keeps_the_day_where_the_month_has_it(
     now: datetime, math: str, expected: datetime
 ) -> None:
     assert _solr_date(math, now) == expected
+
+
+@pytest.mark.parametrize(("raw", "ckan_id", "title", "is_open"), [
+    ({"name": "CC-BY-4.0"}, "cc-by", "Creative Commons Attribution 4.0 International", True),
+    ({"path": "https://creativecommons.org/licenses/by/4.0"}, "cc-by",
+     "Creative Commons Attribution 4.0 International", True),
+    ({"name": "proprietary", "title": "All rights reserved"}, "proprietary",
+     "All rights reserved", False),
+    ({"path": "https://example.org/terms"}, "other", "https://example.org/terms", False),
+    (None, "notspecified", "License not specified", False),
+])
+def test_only_known_open_licences_are_called_open(
+    raw: dict | None, ckan_id: str, title: str, is_open: bool
+) -> None:
+    licence = resolve_licence(raw)
+    assert (licence.ckan_id, licence.title, licence.is_open) == (ckan_id, title, is_open)

@@ -43,7 +43,7 @@ class Licence:
     eu_iri: str | None
     ckan_id: str
     ckan_title: str
-    is_open: bool = True
+    is_open: bool
 
 
 # SPDX id -> (title, canonical URL, EU licence code, CKAN id, CKAN title, open)
@@ -163,14 +163,16 @@ def resolve_licence(raw: Mapping[str, Any] | None) -> Licence:
     if spdx is not None:
         known = _known(spdx)
         return known if path is None else replace(known, url=path)
+    # A licence this table does not know is not claimed to be open: nothing says it is.
     title = str(raw.get("title") or name or path or NOT_SPECIFIED.title)
     return Licence(
         title=title,
         url=path,
         spdx=None,
         eu_iri=None,
-        ckan_id=name.lower() or "other-open",
+        ckan_id=name.lower() or "other",
         ckan_title=title,
+        is_open=False,
     )
 
 
