@@ -397,3 +397,20 @@ async def test_pinned_release_resources_answer_304(client: httpx.AsyncClient, pa
     assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
     other = await client.get(path, headers={"If-None-Match": '"not-this-one"'})
     assert (other.status_code, other.headers["etag"]) == (200, etag)
+
+
+async def test_served_descriptors_keep_every_source(client: httpx.AsyncClient) -> None:
+    """Sources survive serving: relative ones point at the served file, the root repeats them."""
+    own = descriptor("1.2.0")["sources"]
+    served = (await client.get(f"{PREFIX}/1.2.0/datapackage.json")).json()
+    reports_url = f"{PACKAGE_URL}/1.2.0/reports.csv"
+    expected = [
+        {**s, "path": reports_url} if s.get("path") == "data/reports.csv" else s for s in own
+    ]
+    assert served["sources"] == expected
+    assert any(s["path"] == reports_url for s in served["sources"])
+    assert (await client.get(reports_url.removeprefix(BASE_URL))).status_code == 200
+    root = (await client.get("/datapackage.json")).json()
+    flagship = [r for r in root["resources"] if r["name"].startswith(f"{FLAGSHIP}.")]
+    assert len(flagship) == len(resource_names("1.2.0"))
+    assert all(r["sources"] == expected for r in flagship)

@@ -25,6 +25,7 @@ from api.ingest.discover import (
     parse_semver,
 )
 from api.metadata.datapackage import split_catalog_resource_name
+from tests.conftest import DATASETS, ROOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datasets"
 runner = CliRunner()
@@ -337,3 +338,16 @@ def test_cli_catalog_invalid_release(project: Path) -> None:
         "error: sample 1.2.0 has an invalid descriptor; run `opendata validate`\n"
     )
     assert not (project / "datapackage.json").exists()
+
+
+def test_root_catalog_sources_resolve_from_the_root() -> None:
+    """Relative source paths point at files from where the root descriptor stands."""
+    catalog = build_catalog(DATASETS, ROOT)
+    relative = [
+        source["path"]
+        for resource in catalog["resources"]
+        for source in resource.get("sources", [])
+        if "://" not in source.get("path", "://")
+    ]
+    assert relative
+    assert all((ROOT / path).is_file() for path in relative), relative

@@ -85,6 +85,12 @@ def _catalog_resource(
     for key in ("licenses", "sources"):
         if key not in entry and package.get(key):
             entry[key] = package[key]
+    if "sources" in entry:
+        # A source that is a file of the release is relative to the release, not to the root.
+        entry["sources"] = [
+            {**source, "path": _rebase(source["path"], prefix)} if "path" in source else source
+            for source in entry["sources"]
+        ]
     return entry
 
 

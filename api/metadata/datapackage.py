@@ -33,9 +33,18 @@ def release_descriptor(release: ReleaseInfo, *, base_url: str) -> dict[str, Any]
     """
     descriptor = copy.deepcopy(dict(release.descriptor))
     prefix = release_url(base_url, release.package, release.version)
+    served: dict[str, str] = {}
     for resource in descriptor.get("resources", []):
         if "path" in resource:
-            resource["path"] = f"{prefix}/{resource['name']}.csv"
+            url = f"{prefix}/{resource['name']}.csv"
+            if isinstance(resource["path"], str):
+                served[resource["path"]] = url
+            resource["path"] = url
+    # A source that is one of the release's own files (the list of reports) points at it too.
+    for holder in [descriptor, *descriptor.get("resources", [])]:
+        for source in holder.get("sources", []):
+            if source.get("path") in served:
+                source["path"] = served[source["path"]]
     descriptor.setdefault("id", f"{base_url}/v1/datasets/{release.package}")
     return descriptor
 
@@ -53,7 +62,10 @@ def root_descriptor(latest: Sequence[ReleaseInfo], *, base_url: str) -> dict[str
         for resource in descriptor.get("resources", []):
             resource = copy.deepcopy(resource)
             resource["name"] = names[resource["name"]]
-            resource.setdefault("licenses", descriptor.get("licenses", []))
+            # The root holds several packages: each resource carries its own licences and sources.
+            for key in ("licenses", "sources"):
+                if key not in resource and descriptor.get(key):
+                    resource[key] = descriptor[key]
             for key in resource.get("schema", {}).get("foreignKeys", []):
                 reference = key.get("reference", {})
                 target = reference.get("resource")
