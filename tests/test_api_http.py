@@ -590,3 +590,10 @@ async def test_docs_are_served_offline(client: httpx.AsyncClient) -> None:
         found = await client.get(asset)
         assert found.status_code == 200, asset
         assert len(found.content) > 0
+
+
+async def test_dataset_page_cites_in_plain_text(client: httpx.AsyncClient) -> None:
+    page = (await client.get(f"/datasets/{FLAGSHIP}")).text
+    cite = page.split("<h2>Cite</h2><p>", 1)[1].split("</p>", 1)[0]
+    assert "(Version 1.2.0) [Data set]" in cite
+    assert "*" not in cite

@@ -47,6 +47,7 @@ async def test_workbook_holds_the_filtered_rows_and_says_what_it_is(
     assert about["descriptor"] == f"{BASE_URL}{PINNED}/datapackage.json"
     assert f"{BASE_URL}{PINNED}/datapackage.json" in str(about["citation"])
     assert "(Version 1.2.0)" in str(about["citation"])
+    assert "*" not in str(about["citation"])  # plain text: no Markdown emphasis
 
 
 async def test_pinned_workbook_is_the_same_bytes_every_time(client: httpx.AsyncClient) -> None:

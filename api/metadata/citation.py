@@ -289,6 +289,11 @@ def citation_format(fmt: str) -> CitationFormat:
     return found
 
 
+def plain_citation(release: ReleaseInfo, *, base_url: str) -> str:
+    """The APA reference as plain text (no Markdown emphasis): for pages and spreadsheets."""
+    return render_apa(citation_for(release, base_url=base_url), italics="")
+
+
 def render_citation(release: ReleaseInfo, fmt: str, *, base_url: str) -> str:
     """Render a citation of `release` in `fmt` (one of `FORMATS`)."""
     return citation_format(fmt).render(citation_for(release, base_url=base_url))

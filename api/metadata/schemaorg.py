@@ -14,7 +14,7 @@ from api.metadata import (
     package_facts,
     urls,
 )
-from api.metadata.citation import citation_for, render_apa
+from api.metadata.citation import plain_citation
 from api.metadata.vocab import COUNTRY_BOXES, FILE_FORMATS, code, label
 from api.model import ReleaseInfo
 
@@ -145,7 +145,7 @@ def dataset_jsonld(
             {"@type": "CreativeWork", "name": s.title, **({"url": s.url} if s.url else {})}
             for s in facts.sources
         ]
-    node["creditText"] = render_apa(citation_for(facts.latest, base_url=base_url), italics="")
+    node["creditText"] = plain_citation(facts.latest, base_url=base_url)
     return node
 
 

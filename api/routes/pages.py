@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from api.deps import SettingsDep, SnapshotDep
 from api.metadata import urls
-from api.metadata.citation import render_citation
+from api.metadata.citation import plain_citation
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
 from api.render.html import dataset_body, home_body, page
 
@@ -34,7 +34,7 @@ async def home(snapshot: SnapshotDep, settings: SettingsDep) -> HTMLResponse:
 async def dataset_page(package: str, snapshot: SnapshotDep, settings: SettingsDep) -> HTMLResponse:
     """A package page: description, releases, downloads, citation."""
     releases = [r.info for r in snapshot.releases(package)]
-    citation = render_citation(releases[-1], "apa", base_url=settings.base_url)
+    citation = plain_citation(releases[-1], base_url=settings.base_url)
     html = page(
         releases[-1].title,
         dataset_body(releases, base_url=settings.base_url, citation=citation),

@@ -14,7 +14,7 @@ from api.db.rows import RowReader
 from api.deps import ServingDep
 from api.errors import BadQuery, NotAcceptable, NotFound, ParamError
 from api.metadata import urls
-from api.metadata.citation import render_citation
+from api.metadata.citation import plain_citation
 from api.model import ReleaseInfo
 from api.query import Plan, RowQuery, parse_key, prepare_page
 from api.render.rows import MEDIA_TYPES, dump_json, iter_ndjson, iter_stored_csv, negotiate
@@ -153,7 +153,7 @@ def _about(
         ("source", f"{base_url}{source}"),
         ("descriptor", urls.descriptor_url(base_url, package=info.package, version=info.version)),
         ("filters", filters),
-        ("citation", render_citation(info, "apa", base_url=base_url)),
+        ("citation", plain_citation(info, base_url=base_url)),
     ]
 
 
