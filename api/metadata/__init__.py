@@ -92,7 +92,6 @@ class PackageFacts:
     modified: datetime
     resources: tuple[ResourceFacts, ...]
     sources: tuple[Source, ...]
-    homepage: str | None
 
     @property
     def latest(self) -> ReleaseInfo:
@@ -309,5 +308,4 @@ def package_facts(releases: Sequence[ReleaseInfo]) -> PackageFacts:
         modified=utc(latest.loaded_at),
         resources=tuple(_resource(latest, i) for i in range(len(latest.resources))),
         sources=sources,
-        homepage=_text(descriptor, "homepage"),
     )

@@ -24,7 +24,6 @@ from api.model import ReleaseInfo
 CONFORMS_TO = "https://project-open-data.cio.gov/v1.1/schema"
 CONTEXT = "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld"
 DESCRIBED_BY = "https://project-open-data.cio.gov/v1.1/schema/catalog.json"
-MEDIA_TYPE = "application/json"
 
 
 def _distributions(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]]:

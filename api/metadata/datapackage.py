@@ -6,6 +6,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from api.metadata import urls
 from api.model import ReleaseInfo
 
 
@@ -20,11 +21,6 @@ def split_catalog_resource_name(name: str) -> tuple[str, str]:
     return package, resource
 
 
-def release_url(base_url: str, package: str, version: str) -> str:
-    """The versioned URL prefix of a release."""
-    return f"{base_url}/v1/datasets/{package}/{version}"
-
-
 def release_descriptor(release: ReleaseInfo, *, base_url: str) -> dict[str, Any]:
     """The release's descriptor with every resource path made an absolute URL.
 
@@ -32,7 +28,7 @@ def release_descriptor(release: ReleaseInfo, *, base_url: str) -> dict[str, Any]
     declared `bytes` and `hash` stay true and `frictionless validate <url>` passes.
     """
     descriptor = copy.deepcopy(dict(release.descriptor))
-    prefix = release_url(base_url, release.package, release.version)
+    prefix = urls.release_iri(base_url, package=release.package, version=release.version)
     served: dict[str, str] = {}
     for resource in descriptor.get("resources", []):
         if "path" in resource:
@@ -45,7 +41,7 @@ def release_descriptor(release: ReleaseInfo, *, base_url: str) -> dict[str, Any]
         for source in holder.get("sources", []):
             if source.get("path") in served:
                 source["path"] = served[source["path"]]
-    descriptor.setdefault("id", f"{base_url}/v1/datasets/{release.package}")
+    descriptor.setdefault("id", urls.dataset_iri(base_url, release.package))
     return descriptor
 
 

@@ -104,11 +104,6 @@ def data_json_url(base_url: str) -> str:
     return f"{_base(base_url)}/data.json"
 
 
-def root_descriptor_url(base_url: str) -> str:
-    """The collection's ``datapackage.json`` (latest release of every package)."""
-    return f"{_base(base_url)}/datapackage.json"
-
-
 def ckan_help_url(base_url: str, action: str) -> str:
     """The ``help`` link CKAN puts in every action envelope."""
     return f"{_base(base_url)}/api/3/action/help_show?{urlencode({'name': action})}"

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from api.db.releases import LoadedRelease
 from api.deps import ReleaseDep, SettingsDep, SnapshotDep
-from api.metadata.datapackage import release_descriptor, release_url
+from api.metadata import urls
+from api.metadata.datapackage import release_descriptor
 from api.render.rows import dump_json
 from api.routes.caching import conditional
 
@@ -18,8 +19,8 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 def _release_summary(release: LoadedRelease, base_url: str) -> dict[str, Any]:
     info = release.info
-    prefix = release_url(base_url, info.package, info.version)
-    package_url = f"{base_url}/v1/datasets/{info.package}"
+    pinned = {"package": info.package, "version": info.version}
+    prefix = urls.release_iri(base_url, **pinned)
     return {
         "version": info.version,
         "published": info.published.isoformat() if info.published else None,
@@ -29,14 +30,14 @@ def _release_summary(release: LoadedRelease, base_url: str) -> dict[str, Any]:
         "total_rows": sum(r.row_count for r in info.resources),
         "links": {
             "self": prefix,
-            "datapackage": f"{prefix}/datapackage.json",
+            "datapackage": urls.descriptor_url(base_url, **pinned),
             "validation": f"{prefix}/validation.json",
-            "zip": f"{prefix}.zip",
-            "citation": f"{prefix}/citation?format=apa",
+            "zip": urls.zip_url(base_url, **pinned),
+            "citation": urls.citation_url(base_url, **pinned, fmt="apa"),
             "resources": {r.name: f"{prefix}/{r.name}" for r in info.resources},
         },
         "diff_from_previous": None,
-        "package_url": package_url,
+        "package_url": urls.dataset_iri(base_url, info.package),
     }
 
 
@@ -53,8 +54,10 @@ async def list_datasets(snapshot: SnapshotDep, settings: SettingsDep) -> Respons
                 "description": latest.descriptor.get("description"),
                 "latest_version": latest.version,
                 "versions": [r.info.version for r in releases],
-                "url": f"{settings.base_url}/v1/datasets/{name}",
-                "latest_url": release_url(settings.base_url, name, latest.version),
+                "url": urls.dataset_iri(settings.base_url, name),
+                "latest_url": urls.release_iri(
+                    settings.base_url, package=name, version=latest.version
+                ),
             }
         )
     return Response(
@@ -73,9 +76,11 @@ async def show_dataset(package: str, snapshot: SnapshotDep, settings: SettingsDe
         summary = _release_summary(release, settings.base_url)
         summary.pop("package_url")
         if previous is not None:
-            summary["diff_from_previous"] = (
-                f"{settings.base_url}/v1/datasets/{package}/diff"
-                f"?from={previous}&to={release.info.version}"
+            summary["diff_from_previous"] = urls.diff_url(
+                settings.base_url,
+                package=package,
+                from_version=previous,
+                to_version=release.info.version,
             )
         summaries.append(summary)
         previous = release.info.version
@@ -88,9 +93,9 @@ async def show_dataset(package: str, snapshot: SnapshotDep, settings: SettingsDe
         "keywords": latest.descriptor.get("keywords", []),
         "releases": list(reversed(summaries)),
         "links": {
-            "self": f"{settings.base_url}/v1/datasets/{package}",
-            "latest": release_url(settings.base_url, package, "latest"),
-            "page": f"{settings.base_url}/datasets/{package}",
+            "self": urls.dataset_iri(settings.base_url, package),
+            "latest": urls.release_iri(settings.base_url, package=package, version="latest"),
+            "page": urls.landing_page(settings.base_url, package),
         },
     }
     return Response(dump_json(body), media_type="application/json")

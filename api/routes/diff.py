@@ -18,7 +18,7 @@ from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
 from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
 from api.errors import BadQuery, NotFound, ParamError
-from api.metadata.datapackage import release_url
+from api.metadata import urls
 from api.render.rows import MEDIA_TYPES, dump_json, iter_csv
 from api.routes.caching import IMMUTABLE, etag_for, not_modified
 
@@ -229,8 +229,8 @@ async def release_diff(
         "next": token,
         "next_url": next_url,
         "links": {
-            "from": release_url(base, package, diff.from_version),
-            "to": release_url(base, package, diff.to_version),
+            "from": urls.release_iri(base, package=package, version=diff.from_version),
+            "to": urls.release_iri(base, package=package, version=diff.to_version),
         },
     }
     return Response(dump_json(body), media_type="application/json", headers=headers)

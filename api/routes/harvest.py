@@ -83,7 +83,6 @@ async def data_json(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
 async def release_iri(package: str, version: str, snapshot: SnapshotDep) -> RedirectResponse:
     """A release IRI resolves to its descriptor."""
     snapshot.release(package, version)
-    return RedirectResponse(f"/v1/datasets/{package}/{version}/datapackage.json", status_code=303)
-
-
-__all__ = ["router", "urls"]
+    return RedirectResponse(
+        urls.descriptor_url("", package=package, version=version), status_code=303
+    )
