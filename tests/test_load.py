@@ -367,3 +367,34 @@ def test_latest_resolves_in_the_snapshot_the_caller_holds(empty_url: str, tmp_pa
         assert (spec.version, spec.row_count) == ("1.0.0", 1)
     finally:
         engine.dispose()
+
+
+def test_documents_derived_from_a_snapshot_are_built_once_per_snapshot(
+    empty_url: str, tmp_path: Path
+) -> None:
+    datasets = tmp_path / "datasets"
+    schema = {"fields": [field("id", "integer")], "primaryKey": ["id"]}
+    write_release(datasets, "growing", "1.0.0", {"items": (schema, "id\n1\n")})
+    _load(empty_url, datasets)
+    engine = sa.create_engine(empty_url)
+    try:
+        catalog = Catalog(engine, recheck_seconds=0)
+        builds: list[str] = []
+
+        def versions() -> list[str]:
+            snapshot = catalog.snapshot()
+
+            def build() -> list[str]:
+                builds.append("built")
+                return [r.info.version for r in snapshot.releases("growing")]
+
+            return snapshot.derived("versions", build)
+
+        assert versions() == versions() == ["1.0.0"]
+        assert len(builds) == 1
+        write_release(datasets, "growing", "1.1.0", {"items": (schema, "id\n1\n2\n")})
+        _load(empty_url, datasets)
+        assert versions() == ["1.0.0", "1.1.0"]  # a load gives a new snapshot, built anew
+        assert len(builds) == 2
+    finally:
+        engine.dispose()

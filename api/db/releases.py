@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 import sqlalchemy as sa
@@ -16,6 +17,9 @@ from api.db.registry import FieldDef, Release, Resource, table_of
 from api.db.sqltypes import build_table
 from api.errors import NotFound
 from api.model import FieldSpec, ReleaseInfo, ResourceInfo, TableSpec
+
+T = TypeVar("T")
+DERIVED_SIZE = 256  # documents kept per snapshot (catalog pages, CKAN dicts, descriptors)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,22 @@ class Snapshot:
     packages: dict[str, list[LoadedRelease]]
     marker: tuple[int, int]
     _specs: dict[int, TableSpec] = field(default_factory=dict)
+    _derived: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """What `build` derives from this snapshot alone, built once per key (the last
+        DERIVED_SIZE kept): whole catalogs are rebuilt only when a release is loaded."""
+        with self._lock:
+            if key in self._derived:
+                self._derived.move_to_end(key)
+                return cast(T, self._derived[key])
+        value = build()
+        with self._lock:
+            self._derived[key] = value
+            while len(self._derived) > DERIVED_SIZE:
+                self._derived.popitem(last=False)
+        return value
 
     def releases(self, package: str) -> list[LoadedRelease]:
         """Every release of a package, oldest first; NotFound when there is none."""

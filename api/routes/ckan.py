@@ -29,10 +29,15 @@ CKAN_VERSION = "2.10.4"
 
 
 def _dicts(snapshot: Snapshot, base_url: str) -> list[dict[str, Any]]:
-    return [
-        package_dict([r.info for r in releases], base_url=base_url)
-        for releases in snapshot.packages.values()
-    ]
+    """Every package as CKAN shows it, built once per snapshot (actions only read them)."""
+
+    def build() -> list[dict[str, Any]]:
+        return [
+            package_dict([r.info for r in releases], base_url=base_url)
+            for releases in snapshot.packages.values()
+        ]
+
+    return snapshot.derived(("ckan", base_url), build)
 
 
 def _int(params: dict[str, Any], name: str, default: int) -> int:

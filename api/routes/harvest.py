@@ -32,9 +32,13 @@ def _parse_since(text: str | None) -> datetime | None:
 @router.get("/datapackage.json", summary="Root collection descriptor")
 async def root_datapackage(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
     """Every resource of the latest release of each package, with absolute URLs."""
-    latest = [releases[-1].info for releases in snapshot.packages.values()]
-    body = root_descriptor(latest, base_url=settings.base_url)
-    return Response(dump_json(body), media_type="application/json")
+
+    def build() -> bytes:
+        latest = [releases[-1].info for releases in snapshot.packages.values()]
+        return dump_json(root_descriptor(latest, base_url=settings.base_url))
+
+    body = snapshot.derived(("datapackage.json", settings.base_url), build)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/catalog", include_in_schema=False)
@@ -59,24 +63,34 @@ async def dcat_catalog(
         raise BadQuery(
             [ParamError("ext", "unknown-format", f"use one of: {', '.join(MEDIA_TYPES)}")]
         )
-    packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
-    graph = build_catalog_graph(
-        packages,
-        base_url=settings.base_url,
-        page=page,
-        page_size=page_size,
-        modified_since=_parse_since(modified_since),
-        ext=ext,
-    )
-    return Response(serialize_catalog(graph, ext), media_type=MEDIA_TYPES[ext])
+    since = _parse_since(modified_since)
+
+    def build() -> bytes:
+        packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
+        graph = build_catalog_graph(
+            packages,
+            base_url=settings.base_url,
+            page=page,
+            page_size=page_size,
+            modified_since=since,
+            ext=ext,
+        )
+        return serialize_catalog(graph, ext)
+
+    key = ("catalog", ext, page, page_size, since, settings.base_url)
+    return Response(snapshot.derived(key, build), media_type=MEDIA_TYPES[ext])
 
 
 @router.get("/data.json", summary="DCAT-US 1.1 catalog")
 async def data_json(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
     """The Project Open Data (DCAT-US 1.1) catalog, as data.gov harvests it."""
-    packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
-    body = build_data_json(packages, base_url=settings.base_url)
-    return Response(dump_json(body), media_type="application/json")
+
+    def build() -> bytes:
+        packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
+        return dump_json(build_data_json(packages, base_url=settings.base_url))
+
+    body = snapshot.derived(("data.json", settings.base_url), build)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/v1/datasets/{package}/{version}", include_in_schema=False)
