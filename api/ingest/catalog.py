@@ -43,6 +43,23 @@ def _inline(value: Any, release: Path) -> Any:
     return value
 
 
+def self_contained(descriptor: Descriptor, release: Path) -> Descriptor:
+    """The release descriptor with each schema and dialect given by a local path inlined.
+
+    What the server keeps and serves: a descriptor read from a URL or from a zip cannot reach
+    the release folder's other files, and the diff needs every schema whole.
+    """
+    inlined = dict(descriptor)
+    inlined["resources"] = [
+        {
+            key: _inline(value, release) if key in ("schema", "dialect") else value
+            for key, value in resource.items()
+        }
+        for resource in descriptor.get("resources", [])
+    ]
+    return inlined
+
+
 def _rebase(path: Any, prefix: PurePosixPath) -> Any:
     if isinstance(path, list):
         return [_rebase(item, prefix) for item in path]

@@ -29,6 +29,7 @@ from api.db.registry import (
 )
 from api.db.sqltypes import JSON_TYPES, build_table
 from api.errors import PackageInvalid, ReleaseConflict
+from api.ingest.catalog import self_contained
 from api.ingest.discover import ReleaseRef, parse_semver
 from api.ingest.fastpath import (
     FastPathRefused,
@@ -246,7 +247,7 @@ class ReleaseLoader:
                     "published": _published(descriptor),
                     "loaded_at": now,
                     "content_hash": content_hash,
-                    "descriptor": descriptor_bytes.decode("utf-8"),
+                    "descriptor": orjson.dumps(self_contained(descriptor, ref.path)).decode(),
                     "changelog": _changelog_entry(ref.path, ref.version),
                 },
             ).scalar_one()
