@@ -29,15 +29,6 @@ def iter_resource_file(engine: sa.Engine, resource_id: int) -> Iterator[bytes]:
             ).scalar_one()
 
 
-def has_resource_file(engine: sa.Engine, resource_id: int) -> bool:
-    """Whether the published file of a resource is stored."""
-    with engine.connect() as connection:
-        found = connection.execute(
-            sa.select(CHUNKS.c.seq).where(CHUNKS.c.resource_id == resource_id).limit(1)
-        ).first()
-    return found is not None
-
-
 def read_validation_report(engine: sa.Engine, release_id: int) -> dict[str, Any]:
     """The frictionless report stored when the release was loaded."""
     with engine.connect() as connection:

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file
+from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import ServingDep
 from api.errors import BadQuery, NotAcceptable, NotFound, ParamError
@@ -95,7 +96,7 @@ async def read_rows(
     filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
     if query.download:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS:
+    if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS and _has_file(release, name):
         resource_id = release.tables[name]
         return StreamingResponse(
             iter_resource_file(engine, resource_id), media_type=MEDIA_TYPES["csv"], headers=headers
@@ -118,6 +119,14 @@ async def read_rows(
         header, rows = await reader.stream(query)
         body = iter_ndjson(header, rows)
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _has_file(release: LoadedRelease, resource: str) -> bool:
+    """Whether the resource was published as a file (not as inline `data`)."""
+    return any(
+        r.get("name") == resource and "path" in r
+        for r in release.info.descriptor.get("resources", [])
+    )
 
 
 async def _workbook(reader: RowReader, query: RowQuery, *, about: list[tuple[str, str]]) -> bytes:
