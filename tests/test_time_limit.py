@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.config import Settings
+from api.db import rows as rows_module
 from api.db.engine import reader_engine, time_limited
 from api.errors import QueryTimeout
 from api.main import create_app
@@ -99,3 +100,26 @@ async def test_timed_out_facet_is_a_503_problem(flagship_url: str, backend: str)
         assert export.json()["type"].endswith("/problems/query-timeout")
         fine = await http.get(url, params={"_size": 1, "_count": "none"})
         assert fine.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_page_past_the_inline_budget_moves_off_the_event_loop(
+    flagship_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page the event loop cannot finish within its budget is run again in the threadpool."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL limits whole milliseconds; the flagship's pages finish sooner")
+    settings = Settings(database_url=flagship_url, base_url=BASE_URL)
+    app = create_app(settings)
+    url = f"/v1/datasets/{FLAGSHIP}/1.2.0/figures.json"
+    params = {"_sort": "-value", "_size": 5, "_count": "none"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+    ):
+        expected = (await http.get(url, params=params)).json()
+        monkeypatch.setattr(rows_module, "INLINE_BUDGET_SECONDS", 1e-9)
+        response = await http.get(url, params={**params, "_size": 6})
+        assert response.status_code == 200
+        assert len(expected["rows"]) == 5
+        assert response.json()["rows"][:5] == expected["rows"]

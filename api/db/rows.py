@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections import OrderedDict
@@ -14,11 +15,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.db.engine import time_limited
 from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
+from api.errors import QueryTimeout
 from api.model import FieldSpec, TableSpec
 from api.query.build import Plan, build_count, build_facet, build_row, build_select
 from api.query.grammar import RowQuery
 
 INLINE_MAX_ROWS = 50_000
+INLINE_BUDGET_SECONDS = 0.02  # longest a page query may hold the event loop before moving off it
 STREAM_BATCH = 2_000
 COUNT_CACHE_SIZE = 4_096
 FACET_SIZE = 100  # values shown per facet; `facets_truncated` names the facets cut short
@@ -112,9 +115,12 @@ class RowReader:
         with self.engine.connect() as connection, time_limited(connection, self.timeout):
             return list(connection.execute(select).all())
 
-    def _fetch_stored(self, select: sa.Select[Any]) -> list[Sequence[Any]]:
+    def _fetch_stored(
+        self, select: sa.Select[Any], timeout: float | None = None
+    ) -> list[Sequence[Any]]:
         """All rows of a `stored` select, read from the driver's cursor as plain tuples."""
-        with self.engine.connect() as connection, time_limited(connection, self.timeout):
+        limit = self.timeout if timeout is None else timeout
+        with self.engine.connect() as connection, time_limited(connection, limit):
             result = connection.execute(select)
             try:
                 return list(result.cursor.fetchall())
@@ -132,9 +138,13 @@ class RowReader:
         """
         if plan is None:
             plan = build_select(self.spec, query, limit=query.size + 1, stored=True)
+        fetched = None
         if self._inline(query):
-            fetched = self._fetch_stored(plan.select)
-        else:
+            # An indexed page takes well under a millisecond; one the plan makes slow (a sort it
+            # cannot read from an index, a scan) is stopped early and moved off the event loop.
+            with contextlib.suppress(QueryTimeout):
+                fetched = self._fetch_stored(plan.select, timeout=INLINE_BUDGET_SECONDS)
+        if fetched is None:
             fetched = await run_in_threadpool(self._fetch_stored, plan.select)
         rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
         decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=False)
