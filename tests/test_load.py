@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import frictionless
 import pytest
 import sqlalchemy as sa
 
 from api.db.engine import writer_engine
+from api.db.registry import create_registry
 from api.db.releases import Catalog, read_snapshot
 from api.errors import PackageInvalid, ReleaseConflict
 from api.ingest.discover import find_releases
@@ -396,5 +398,27 @@ def test_documents_derived_from_a_snapshot_are_built_once_per_snapshot(
         _load(empty_url, datasets)
         assert versions() == ["1.0.0", "1.1.0"]  # a load gives a new snapshot, built anew
         assert len(builds) == 2
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_registry_setup_takes_no_lock_a_download_holds(make_database: Any) -> None:
+    """Chunks are stored uncompressed, set once: a later loader does not wait for readers."""
+    url = make_database("postgresql")
+    _load(url, DATASETS)
+    engine = writer_engine(url)
+    try:
+        with engine.connect() as reader:
+            storage = reader.exec_driver_sql(
+                "SELECT attstorage FROM pg_attribute"
+                " WHERE attrelid = 'od_resource_chunks'::regclass AND attname = 'data'"
+            ).scalar_one()
+            assert storage == "e"
+            reader.exec_driver_sql("SELECT count(*) FROM od_resource_chunks").scalar_one()
+            # `reader` now holds its share lock until it ends, as a download does.
+            with engine.begin() as writer:
+                writer.exec_driver_sql("SET LOCAL lock_timeout = '500ms'")
+                create_registry(writer)  # what every ReleaseLoader runs first
     finally:
         engine.dispose()

@@ -99,12 +99,17 @@ def table_of(model: type[SQLModel]) -> sa.Table:
 REGISTRY_TABLES = [t for t in SQLModel.metadata.sorted_tables if t.name.startswith("od_")]
 
 
+# Published files are stored as they are: compressing each chunk costs most of the time spent
+# storing them, and CSV downloads are gzipped on the way out anyway. Only when the table is
+# created: the ALTER takes an exclusive lock, which a running download would make a load wait for.
+_UNCOMPRESSED = sa.DDL(  # type: ignore[no-untyped-call]
+    "ALTER TABLE od_resource_chunks ALTER COLUMN data SET STORAGE EXTERNAL"
+)
+sa.event.listen(
+    table_of(ResourceChunk), "after_create", _UNCOMPRESSED.execute_if(dialect="postgresql")
+)
+
+
 def create_registry(connection: sa.Connection) -> None:
     """Create the registry tables that do not exist yet."""
     SQLModel.metadata.create_all(connection, tables=REGISTRY_TABLES)
-    if connection.dialect.name == "postgresql":
-        # Published files are stored as they are: compressing each chunk costs most of the
-        # time spent storing them, and CSV downloads are gzipped on the way out anyway.
-        connection.exec_driver_sql(
-            "ALTER TABLE od_resource_chunks ALTER COLUMN data SET STORAGE EXTERNAL"
-        )
