@@ -1,4 +1,5 @@
-# Production image: validates and loads the packages at build time, serves read-only.
+# Production image: validates and loads the packages at build time (`opendata load` does
+# both), serves read-only.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -13,7 +14,7 @@ COPY datasets ./datasets
 COPY datapackage.json ./
 
 # For PostgreSQL, set OPENDATA_DATABASE_URL at run time and run `opendata load` once.
-RUN opendata validate && opendata load --quiet
+RUN opendata load --quiet
 
 RUN useradd --system --uid 10001 opendata && chown -R opendata /app/var
 USER opendata

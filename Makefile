@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml
 validate: $(STAMP)
 	$(BIN)/opendata validate
 
-load: validate
+# `opendata load` validates every release it has not loaded yet (and refuses an invalid one),
+# and checks that loaded ones are unchanged: no separate validation pass.
+load: $(STAMP)
 	$(BIN)/opendata load
 
 run: load
@@ -44,6 +46,8 @@ catalog: $(STAMP)
 
 # Datasette, the server compared against, goes into its own venv under bench/out, never .venv.
 bench: $(STAMP)
+	@command -v wrk >/dev/null && command -v sqlite3 >/dev/null || \
+		{ echo "make bench needs wrk and the sqlite3 shell (e.g. apt install wrk sqlite3)"; exit 1; }
 	$(BIN)/python bench/load.py && $(BIN)/python bench/serve.py
 
 clean:

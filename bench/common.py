@@ -293,7 +293,7 @@ def write_section(results: Path, heading: str, generated: str) -> None:
 
 
 def machine() -> dict[str, str]:
-    """CPU model, core count, memory, OS and Python version of this machine."""
+    """CPU model, core count, memory, OS and Python version of this machine, and the commit."""
     model = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -318,4 +318,8 @@ def machine() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "sqlite3": sqlite_version,
+        "code": subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True, text=True, check=False, cwd=ROOT,
+        ).stdout.strip() or "unknown",
     }

@@ -321,7 +321,8 @@ def section(args: argparse.Namespace, timings: list[Timings], scale: list[Timing
     info = machine()
     lines = [
         section_begin("Load"),
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}`"
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on commit `{info['code']}`"
+        f" with `{command}`"
         f" ({args.rows:,} rows, median of {args.repeat} runs, each on a fresh database).",
         "",
         f"Machine: {info['cpu']}, nproc {info['nproc']}, {info['memory']} RAM, {info['os']},"

@@ -506,7 +506,8 @@ def section(args: argparse.Namespace, command: str, body: list[str]) -> str:
                              text=True, check=True).stdout.split()[-1]
     return "\n".join([
         section_begin("Serve"),
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}` ({args.rows:,} rows;"
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on commit `{info['code']}`"
+        f" with `{command}` ({args.rows:,} rows;"
         f" (a): median of {args.rounds} round(s) of {args.duration} s of wrk per server and"
         f" database, after {WARM_UP_SECONDS} s of warm-up, servers alternating; (b): median of"
         f" {args.repeat}).",
