@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -183,13 +184,23 @@ def load(
     settings = get_settings()
     url = database_url or settings.database_url
     console = Console(highlight=False, stderr=True)
-    refs = find_releases(_settings_datasets_dir(datasets), paths or ())
-    engine = writer_engine(url)
+    try:
+        refs = find_releases(_settings_datasets_dir(datasets), paths or ())
+        engine = writer_engine(url)
+    except (FileNotFoundError, sa.exc.ArgumentError) as error:
+        console.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from error
     try:
         loader = ReleaseLoader(
             engine, batch_size=settings.load_batch_size, quiet=quiet, console=console
         )
         summary = loader.load_all(refs)
+    except sa.exc.OperationalError as error:
+        console.print(f"[red]error:[/red] the database did not answer: {escape(str(error.orig))}")
+        raise typer.Exit(2) from error
+    except FileNotFoundError as error:
+        console.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from error
     finally:
         engine.dispose()
     out = Console(highlight=False, soft_wrap=True)
@@ -206,8 +217,8 @@ def load(
             f"[red]refused[/red]  {escape(package)} {escape(version)}: invalid,"
             f" {len(errors)} error(s)"
         )
-        for error in errors[:SHOWN_ERRORS]:
-            message = error.get("message", error) if isinstance(error, dict) else error
+        for problem in errors[:SHOWN_ERRORS]:
+            message = problem.get("message", problem) if isinstance(problem, dict) else problem
             out.print(f"  - {escape(str(message))}")
     out.print(f"database: {escape(engine.url.render_as_string(hide_password=True))}")
     if not summary.ok:

@@ -351,3 +351,22 @@ def test_root_catalog_sources_resolve_from_the_root() -> None:
     ]
     assert relative
     assert all((ROOT / path).is_file() for path in relative), relative
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["load", "/nonexistent/place"], "is neither a package folder nor a release folder"),
+        (["load", "--database-url", "bogus://x"], "Can't load plugin: sqlalchemy.dialects:bogus"),
+        (
+            ["load", "--database-url", "postgresql+psycopg://postgres@127.0.0.1:1/none"],
+            "the database did not answer",
+        ),
+    ],
+    ids=["missing-folder", "unknown-database-kind", "database-not-answering"],
+)
+def test_load_reports_bad_input_without_a_traceback(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
