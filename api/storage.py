@@ -43,6 +43,10 @@ def _any(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else str(value)
 
 
+# Types whose values are stored as JSON documents (they do not sort in SQL as in Python).
+JSON_TYPES = frozenset({"geopoint", "geojson", "object", "array", "list"})
+
+
 # What a frictionless-typed Python value becomes before it is bound to its column.
 STORAGE_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "number": _number,

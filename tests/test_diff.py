@@ -400,6 +400,17 @@ def shape(*fields: dict[str, Any], key: Sequence[str] = ("id",)) -> ResourceShap
             (),
             "it has no primary key",
         ),
+        (
+            ResourcePair(
+                "t",
+                shape(fld("loc", "geopoint"), key=("loc",)),
+                shape(fld("loc", "geopoint"), key=("loc",)),
+            ),
+            "not_comparable",
+            (),
+            (),
+            "primary key field 'loc' is a geopoint, which has no order to match by",
+        ),
     ],
 )
 def test_resource_pairs(
@@ -1186,6 +1197,17 @@ ERROR_CASES = [
     ),
     (
         f"{JSON_PATH}?from=1.0.0&to=1.1.0&_next=nonsense",
+        bad(
+            JSON_PATH,
+            (
+                "_next",
+                "invalid-cursor",
+                "_next is not a cursor of this diff; start again from the first page.",
+            ),
+        ),
+    ),
+    (
+        f"{JSON_PATH}?from=1.0.0&to=1.1.0&_next=",
         bad(
             JSON_PATH,
             (

@@ -31,9 +31,6 @@ TABLE_SCHEMA_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 }
 FALLBACK_TYPE: sa.types.TypeEngine[Any] = TEXT
 
-"""Types whose values are stored as JSON documents."""
-JSON_TYPES = frozenset({"geopoint", "geojson", "object", "array", "list"})
-
 
 # Text columns are created sorting by code point on both backends (SQLite's BINARY, PostgreSQL's
 # "C" collation), so a pinned URL returns the same bytes whatever the database's locale. Only the

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api.storage import JSON_TYPES
+
 Descriptor = Mapping[str, Any]
 
 
@@ -134,6 +136,9 @@ class ResourcePair:
             old, new = field_type(before.field(name)), field_type(after.field(name))
             if old != new:
                 return f"primary key field '{name}' changed type from {old} to {new}"
+            if new in JSON_TYPES:
+                # Stored as JSON text, such keys sort in SQL unlike their values in Python.
+                return f"primary key field '{name}' is a {new}, which has no order to match by"
         return None
 
     @property

@@ -12,8 +12,7 @@ from typing import Any
 
 import frictionless
 
-from api.db.sqltypes import JSON_TYPES
-from api.storage import storage_converter
+from api.storage import JSON_TYPES, storage_converter
 
 CellCaster = Callable[[str], Any]
 Binder = Callable[[Any], Any]

@@ -27,7 +27,7 @@ from api.db.registry import (
     create_registry,
     table_of,
 )
-from api.db.sqltypes import JSON_TYPES, build_table
+from api.db.sqltypes import build_table
 from api.errors import PackageInvalid, ReleaseConflict
 from api.ingest.catalog import self_contained
 from api.ingest.discover import ReleaseRef, parse_semver
@@ -47,6 +47,7 @@ from api.ingest.sqlwrite import (
     store_file,
 )
 from api.ingest.validate import validate_descriptor, validate_release
+from api.storage import JSON_TYPES
 
 
 @dataclass

@@ -207,7 +207,7 @@ async def release_diff(
     if cached is not None:
         return cached
     diff, source = resolved.diff, resolved.source
-    start = source.position(diff, query.next, query.resource) if query.next else None
+    start = source.position(diff, query.next, query.resource) if query.next is not None else None
     page = await run_in_threadpool(
         partial(source.page, diff, size=query.size, start=start, resource=query.resource)
     )
