@@ -688,9 +688,37 @@ async def test_generated_csv_reads_back_as_the_released_rows(client: httpx.Async
 async def test_csv_streams_every_matching_row_past_the_page_size(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get(url("figures", [("_size", "5"), ("value__gte", "0")], ".csv"))
+    """A download holds every matching row (433, past the page size of 100): no silent cap."""
+    response = await client.get(url("figures", [("value__gte", "0")], ".csv"))
     assert response.text == csv_text(
         ordered(rows_of("figures"), [], ["figure_id"]), columns_of("figures")
+    )
+
+
+@pytest.mark.parametrize(
+    ("suffix", "query", "errors"),
+    [
+        (".csv", "_size=5&value__gte=0", ["_size not-for-format"]),
+        (".ndjson", "_facet=sex&_count=none", ["_facet not-for-format", "_count not-for-format"]),
+        (".xlsx", "_size=5", ["_size not-for-format"]),
+        (".json", "_bom=1&_delimiter=;", ["_bom not-for-format", "_delimiter not-for-format"]),
+        (".ndjson", "_delimiter=;", ["_delimiter not-for-format"]),
+    ],
+    ids=["size-on-csv", "facet-and-count-on-ndjson", "size-on-xlsx", "csv-controls-on-json",
+         "delimiter-on-ndjson"],
+)
+async def test_control_for_another_format_is_named_not_ignored(
+    client: httpx.AsyncClient, suffix: str, query: str, errors: list[str]
+) -> None:
+    params = parse_qsl(query, keep_blank_values=True)
+    response = await client.get(url("figures", params, suffix))
+    assert_bad_query(response, f"{PREFIX}/figures{suffix}", errors)
+
+
+async def test_dl_names_a_json_page_too(client: httpx.AsyncClient) -> None:
+    response = await client.get(url("figures", [("_size", "1"), ("_dl", "1")], ".json"))
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="{FLAGSHIP}-1.2.0-figures.json"'
     )
 
 
@@ -845,8 +873,13 @@ BAD_QUERIES: dict[str, tuple[str, str, list[str]]] = {
     "nocol-everything": ("figures", "_col=notes&_nocol=notes", ["_nocol invalid-control"]),
     "facet-unknown": ("figures", "_facet=nope", ["_facet unknown-column"]),
     "count-mode": ("figures", "_count=estimate", ["_count invalid-control"]),
-    "delimiter": ("figures", "_delimiter=|", ["_delimiter invalid-control"]),
-    "bom": ("figures", "_bom=yes", ["_bom invalid-control"]),
+    # On a JSON page a CSV control is out of place, whatever its value.
+    "delimiter": (
+        "figures",
+        "_delimiter=|",
+        ["_delimiter not-for-format", "_delimiter invalid-control"],
+    ),
+    "bom": ("figures", "_bom=yes", ["_bom not-for-format", "_bom invalid-control"]),
     "integer-beyond-64-bits": ("figures", "value=99999999999999999999999", ["value invalid-value"]),
     "integer-below-64-bits": (
         "figures",
@@ -910,6 +943,12 @@ async def test_bad_query_lists_every_problem(
     assert_bad_query(response, f"{PREFIX}/{resource}", errors)
 
 
+async def test_one_row_takes_no_parameters(client: httpx.AsyncClient) -> None:
+    path = f"{PREFIX}/figures/24h_20251104-01"
+    response = await client.get(f"{path}?_size=abc&metric=x&_size=2")
+    assert_bad_query(response, path, ["_size unknown-parameter", "metric unknown-parameter"])
+
+
 async def test_key_with_nul_is_not_found(client: httpx.AsyncClient) -> None:
     response = await client.get(f"{PREFIX}/figures/a%00b")
     assert response.status_code == 404
@@ -936,15 +975,19 @@ async def test_bad_query_whole_problem_body(client: httpx.AsyncClient) -> None:
     }
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".ndjson"])
+@pytest.mark.parametrize(
+    ("suffix", "more"), [(".csv", [("_bom", "1")]), (".ndjson", [])], ids=["csv", "ndjson"]
+)
 async def test_streamed_format_with_a_bad_query_fails_before_any_byte(
-    client: httpx.AsyncClient, suffix: str
+    client: httpx.AsyncClient, suffix: str, more: list[tuple[str, str]]
 ) -> None:
-    response = await client.get(url("figures", [("value", "many"), ("_bom", "1")], suffix))
+    response = await client.get(url("figures", [("value", "many"), *more], suffix))
     assert_bad_query(response, f"{PREFIX}/figures{suffix}", ["value invalid-value"])
     assert not response.content.startswith(b"\xef\xbb\xbf")
 
 
 async def test_csv_by_accept_with_a_bad_query_is_a_problem(client: httpx.AsyncClient) -> None:
-    response = await client.get(url("figures", [("_size", "0")]), headers={"Accept": "text/csv"})
-    assert_bad_query(response, f"{PREFIX}/figures", ["_size invalid-size"])
+    response = await client.get(url("figures", [("value", "many")]), headers={"Accept": "text/csv"})
+    assert_bad_query(response, f"{PREFIX}/figures", ["value invalid-value"])
+    sized = await client.get(url("figures", [("_size", "5")]), headers={"Accept": "text/csv"})
+    assert_bad_query(sized, f"{PREFIX}/figures", ["_size not-for-format"])

@@ -73,7 +73,9 @@ BASE = RowQuery(filters=(), sort=PK_SORT, columns=ALL_COLUMNS, size=100)
 
 
 def parse(params: list[tuple[str, str]], spec: TableSpec = SPEC) -> RowQuery:
-    return parse_row_query(spec, params, default_size=100, max_size=1000)
+    """Parse for a JSON page, or for CSV when the query holds CSV controls."""
+    fmt = "csv" if any(key in ("_bom", "_delimiter") for key, _ in params) else "json"
+    return parse_row_query(spec, params, default_size=100, max_size=1000, fmt=fmt)
 
 
 def errors_of(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -413,7 +415,7 @@ def test_operators_for_a_type_follow_the_registry() -> None:
 
 def test_describe_control_fills_in_the_page_limits() -> None:
     assert describe_control("_size", default_size=100, max_size=1000) == (
-        "Rows per page: 100 by default, at most 1000."
+        "JSON pages only: rows per page, 100 by default, at most 1000."
     )
 
 
@@ -479,3 +481,22 @@ def test_prepared_page_reports_errors_every_time() -> None:
         with pytest.raises(BadQuery) as raised:
             prepare_page(SPEC, params, default_size=100, max_size=1000)
         assert [(e.param, e.code) for e in raised.value.errors] == [("nope", "unknown-column")]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "params", "expected"),
+    [
+        ("csv", [("_size", "5")], [("_size", "not-for-format")]),
+        ("ndjson", [("_count", "none"), ("_facet", "status")],
+         [("_count", "not-for-format"), ("_facet", "not-for-format")]),
+        ("xlsx", [("_bom", "1")], [("_bom", "not-for-format")]),
+        ("json", [("_delimiter", ";")], [("_delimiter", "not-for-format")]),
+    ],
+)
+def test_controls_of_another_format_are_problems(
+    fmt: str, params: list[tuple[str, str]], expected: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(BadQuery) as raised:
+        parse_row_query(SPEC, params, default_size=100, max_size=1000, fmt=fmt)
+    assert [(e.param, e.code) for e in raised.value.errors] == expected
+    assert raised.value.errors[0].message.endswith(f"not to {fmt.upper()}.")

@@ -379,9 +379,18 @@ def _choice(key: str, table: dict[str, Any]) -> Callable[[str], Any]:
 
 
 def parse_row_query(
-    spec: TableSpec, params: Sequence[tuple[str, str]], *, default_size: int, max_size: int
+    spec: TableSpec,
+    params: Sequence[tuple[str, str]],
+    *,
+    default_size: int,
+    max_size: int,
+    fmt: str = "json",
 ) -> RowQuery:
-    """Read a rows query string; raise BadQuery listing every problem in it."""
+    """Read a rows query string for a response in `fmt`; raise BadQuery listing every problem.
+
+    A control that does not apply to `fmt` (`_size` on a CSV download, `_bom` on JSON) is a
+    problem too: it would otherwise be ignored without a word.
+    """
     parser = _Parser(spec)
     filters: list[Filter] = []
     given: dict[str, list[str]] = {key: [] for key in CONTROLS}
@@ -394,6 +403,15 @@ def parse_row_query(
         except _Problem as problem:
             parser.record(key, problem)
     for key, control in CONTROLS.items():
+        if given[key] and control.formats is not None and fmt not in control.formats:
+            applies = " or ".join(sorted(f.upper() for f in control.formats))
+            parser.record(
+                key,
+                _Problem(
+                    "not-for-format",
+                    f"{key} applies to {applies} responses only, not to {fmt.upper()}.",
+                ),
+            )
         if len(given[key]) > 1 and not control.repeatable:
             parser.record(
                 key,

@@ -69,6 +69,7 @@ class Control:
     key: str
     description: str
     repeatable: bool = False
+    formats: frozenset[str] | None = None  # the formats it applies to; None for every one
 
 
 def _between(column: sa.ColumnElement[Any], bounds: tuple[Any, Any]) -> sa.ColumnElement[bool]:
@@ -118,21 +119,24 @@ OPERATORS: dict[str, Operator] = {op.key: op for op in (
              ALL_TYPES, "flag", lambda c, v: c.is_not(None) if v else c.is_(None)),
 )}
 
+JSON_ONLY, CSV_ONLY = frozenset({"json"}), frozenset({"csv"})
 CONTROLS: dict[str, Control] = {control.key: control for control in (
     Control("_sort", "Sort by these columns, comma-separated and/or repeated; `-col` sorts "
             "descending. Missing values come last. The primary key always breaks ties.", True),
     Control("_col", "Return only these columns (comma-separated and/or repeated), in schema "
             "order.", True),
     Control("_nocol", "Leave out these columns (comma-separated and/or repeated).", True),
-    Control("_size", "Rows per page: {default_size} by default, at most {max_size}."),
+    Control("_size", "JSON pages only: rows per page, {default_size} by default, at most "
+            "{max_size}.", formats=JSON_ONLY),
     Control("_next", "The cursor of the next page, as given in `next_url`; opaque."),
-    Control("_count", "`exact` (the default) returns the number of matching rows; `none` skips "
-            "counting."),
-    Control("_facet", "Count the rows under the current filters by each value of this column "
-            "(comma-separated and/or repeated).", True),
-    Control("_bom", "CSV only: `1` starts the file with a UTF-8 byte order mark, for Excel."),
+    Control("_count", "JSON pages only: `exact` (the default) returns the number of matching "
+            "rows; `none` skips counting.", formats=JSON_ONLY),
+    Control("_facet", "JSON pages only: count the rows under the current filters by each value "
+            "of this column (comma-separated and/or repeated).", True, formats=JSON_ONLY),
+    Control("_bom", "CSV only: `1` starts the file with a UTF-8 byte order mark, for Excel.",
+            formats=CSV_ONLY),
     Control("_delimiter", "CSV only: the field separator, `,` (the default), `;` or a tab "
-            "(`\\t` or `tab`)."),
+            "(`\\t` or `tab`).", formats=CSV_ONLY),
     Control("_dl", "`1` asks the browser to save the file, named after the package, version and "
             "resource."),
 )}

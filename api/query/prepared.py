@@ -54,13 +54,14 @@ def prepare_page(
     *,
     default_size: int,
     max_size: int,
+    fmt: str = "json",
 ) -> tuple[RowQuery, Plan]:
     """Parse a rows query string and build its page select (`size + 1` rows, values as stored)."""
-    key = (spec.table.name, tuple(params), default_size, max_size)
+    key = (spec.table.name, tuple(params), default_size, max_size, fmt)
     found = PREPARED.get(key, spec)
     if found is not None:
         return found
-    query = parse_row_query(spec, params, default_size=default_size, max_size=max_size)
+    query = parse_row_query(spec, params, default_size=default_size, max_size=max_size, fmt=fmt)
     plan = build_select(spec, query, limit=query.size + 1, stored=True)
     PREPARED.put(key, spec, query, plan)
     return query, plan

@@ -68,7 +68,11 @@ async def read_rows(
             )
     params = request.query_params.multi_items()
     query, plan = prepare_page(
-        spec, params, default_size=settings.default_page_size, max_size=settings.max_page_size
+        spec,
+        params,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
+        fmt=fmt,
     )
     headers, cached = conditional(
         request,
@@ -80,6 +84,9 @@ async def read_rows(
     )
     if cached is not None:
         return cached
+    if query.download:
+        filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     reader = RowReader(engine, spec, timeout=settings.query_timeout_seconds)
     if fmt == "json":
         licences = list(release.info.descriptor.get("licenses", []))
@@ -93,9 +100,6 @@ async def read_rows(
             requested=version,
             base_url=settings.base_url,
         )
-    filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
-    if query.download:
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS and _has_file(release, name):
         resource_id = release.tables[name]
         return StreamingResponse(
@@ -215,7 +219,14 @@ async def read_row(
     key: str,
     serving: ServingDep,
 ) -> Response:
-    """One row by primary key (composite keys comma-joined)."""
+    """One row by primary key (composite keys comma-joined); it takes no query parameters."""
+    if request.query_params:
+        raise BadQuery(
+            [
+                ParamError(name, "unknown-parameter", f"{name} is not a parameter of one row.")
+                for name in dict.fromkeys(request.query_params.keys())
+            ]
+        )
     settings, engine, snapshot = serving.settings, serving.engine, serving.snapshot
     release = snapshot.release(package, version)
     spec = serving.catalog.table_spec(package, version, resource, snapshot=snapshot)
