@@ -102,3 +102,14 @@ class ReleaseConflict(ApiError):
     status = 409
     code = "release-conflict"
     title = "Release conflict"
+
+
+def problem_types() -> dict[str, type[ApiError]]:
+    """Every kind of problem the service reports, by its code (the end of its `type` URI)."""
+    found: dict[str, type[ApiError]] = {}
+    pending: list[type[ApiError]] = [ApiError]
+    while pending:
+        kind = pending.pop()
+        found.setdefault(kind.code, kind)
+        pending.extend(kind.__subclasses__())
+    return found

@@ -597,3 +597,18 @@ async def test_dataset_page_cites_in_plain_text(client: httpx.AsyncClient) -> No
     cite = page.split("<h2>Cite</h2><p>", 1)[1].split("</p>", 1)[0]
     assert "(Version 1.2.0) [Data set]" in cite
     assert "*" not in cite
+
+
+async def test_every_problem_type_resolves(client: httpx.AsyncClient) -> None:
+    """The `type` of a problem is a URI that answers with what it means."""
+    bad = (await client.get(f"{PINNED}/figures?value=many")).json()
+    missing = (await client.get(f"{PINNED}/nope")).json()
+    for problem in (bad, missing):
+        response = await client.get(problem["type"])
+        assert response.status_code == 200
+        described = response.json()
+        assert {k: described[k] for k in ("type", "title", "status")} == {
+            k: problem[k] for k in ("type", "title", "status")
+        }
+        assert described["description"]
+    assert (await client.get("/problems/no-such-problem")).status_code == 404

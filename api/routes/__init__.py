@@ -18,6 +18,7 @@ SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 # Specific release routes first: `datapackage.json`, `validation.json` are not resources.
 ROUTERS = (
     health.router,
+    problems.router,
     pages.router,
     ckan.router,
     datasets.router,

@@ -5,14 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import ApiError, BadQuery, ParamError
+from api.errors import ApiError, BadQuery, NotFound, ParamError, problem_types
 
 PROBLEM_JSON = "application/problem+json"
+router = APIRouter(tags=["problems"], include_in_schema=False)
+
+
+@router.get("/problems/{code}")
+async def problem_type(code: str) -> Response:
+    """What a problem `type` means: the page its URI resolves to."""
+    kind = problem_types().get(code)
+    if kind is None:
+        raise NotFound(f"no problem type {code!r}")
+    body = {
+        "type": f"/problems/{kind.code}",
+        "title": kind.title,
+        "status": kind.status,
+        "description": " ".join((kind.__doc__ or "").split()),
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def problem_response(body: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
