@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -12,12 +13,15 @@ from typing import Any
 import orjson
 from openpyxl import Workbook
 
+from api.render.archive import FIXED_TIMESTAMP
+
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Excel's sheet holds 1,048,576 rows, one of which is the header.
 MAX_ROWS = 1_048_575
 PINNED_TIME = datetime(2000, 1, 1)
 MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 PINNED_MODIFIED = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
+COPY_CHUNK = 1 << 20
 
 
 def _cell(value: Any) -> Any:
@@ -52,15 +56,20 @@ def xlsx_bytes(
 
 
 def _pinned_zip(data: bytes) -> bytes:
-    """Rewrite the workbook's zip with fixed member times: a pinned URL gives the same bytes."""
+    """Rewrite the workbook's zip with fixed member times: a pinned URL gives the same bytes.
+
+    Members are copied as streams: a sheet of a million rows is never inflated in memory whole.
+    """
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
-            member = zipfile.ZipInfo(item.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            member = zipfile.ZipInfo(item.filename, date_time=FIXED_TIMESTAMP)
             member.compress_type = zipfile.ZIP_DEFLATED
-            content = source.read(item.filename)
             if item.filename == "docProps/core.xml":
                 # openpyxl stamps the save time into `modified` whatever the properties say.
-                content = MODIFIED.sub(PINNED_MODIFIED, content)
-            target.writestr(member, content)
+                target.writestr(member, MODIFIED.sub(PINNED_MODIFIED, source.read(item)))
+                continue
+            large = item.file_size >= zipfile.ZIP64_LIMIT  # zip64 only where it must be
+            with source.open(item) as reader, target.open(member, "w", force_zip64=large) as writer:
+                shutil.copyfileobj(reader, writer, COPY_CHUNK)
     return out.getvalue()
