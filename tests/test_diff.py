@@ -319,7 +319,12 @@ def test_constraint_change(name: str, before: Any, after: Any, expected: str | N
         ("1.0.9", "1.1.0", Bump.MINOR),
         ("1.9.9", "2.0.0", Bump.MAJOR),
         ("1.2.3", "1.2.3+build.7", Bump.NONE),
-        ("2.0.0-rc.1", "2.0.0", Bump.NONE),
+        ("2.0.0-rc.1", "2.0.0", Bump.MAJOR),  # the release a pre-release prepared
+        ("1.1.0-rc.1", "1.1.0", Bump.MINOR),
+        ("1.1.0-rc.1", "1.1.0-rc.2", Bump.MINOR),
+        ("1.0.1-rc.1", "1.0.1", Bump.PATCH),
+        ("2.0.0", "2.0.0-rc.1", None),  # backwards: a pre-release comes before its release
+        ("2.0.0-rc.2", "2.0.0-rc.1", None),
         ("1.4.0", "2.0.0-rc.1", Bump.MAJOR),
         ("1.1.0", "1.0.0", None),
         ("2.0.0", "1.9.0", None),

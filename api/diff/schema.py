@@ -9,7 +9,6 @@ rows removed or corrected for PATCH (see `api.diff.ROW_BUMPS`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
@@ -24,6 +23,7 @@ from api.diff.shapes import (
     pair_resources,
     show_value,
 )
+from api.semver import parse_semver
 
 
 class Bump(IntEnum):
@@ -50,23 +50,36 @@ def parse_bump(text: str) -> Bump:
 
 # Versions --------------------------------------------------------------------------------------
 
-_CORE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+].*)?$")
-
 
 def _core(version: str) -> tuple[int, int, int] | None:
-    match = _CORE.match(version)
-    if match is None:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+    parsed = parse_semver(version)
+    return None if parsed is None else (parsed.major, parsed.minor, parsed.patch)
+
+
+def _target(core: tuple[int, int, int]) -> Bump:
+    """The bump a version names as its goal: `1.1.0` is a minor release, `2.0.0` a major one."""
+    major, minor, patch = core
+    return Bump.PATCH if patch else Bump.MINOR if minor else Bump.MAJOR
 
 
 def declared_bump(from_version: str, to_version: str) -> Bump | None:
-    """The bump that going from one version to the other declares; None when it goes backwards."""
-    before, after = _core(from_version), _core(to_version)
+    """The bump that going from one version to the other declares; None when it goes backwards.
+
+    Precedence is SemVer's: `2.0.0-rc.1` comes before `2.0.0`. From a pre-release to its own
+    release (or to a later pre-release of it) the declared bump is the one the version aims at,
+    as measured from the release before the pre-releases: `1.1.0-rc.1` to `1.1.0` is minor.
+    """
+    before, after = parse_semver(from_version), parse_semver(to_version)
     if before is None or after is None or after < before:
         return None
-    for bump, old, new in zip((Bump.MAJOR, Bump.MINOR, Bump.PATCH), before, after, strict=True):
-        if new != old:
+    old = (before.major, before.minor, before.patch)
+    new = (after.major, after.minor, after.patch)
+    if old == new:
+        return _target(new) if before.is_prerelease and after != before else Bump.NONE
+    for bump, old_part, new_part in zip(
+        (Bump.MAJOR, Bump.MINOR, Bump.PATCH), old, new, strict=True
+    ):
+        if new_part != old_part:
             return bump
     return Bump.NONE
 

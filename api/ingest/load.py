@@ -30,7 +30,7 @@ from api.db.registry import (
 from api.db.sqltypes import build_table
 from api.errors import PackageInvalid, ReleaseConflict
 from api.ingest.catalog import self_contained
-from api.ingest.discover import ReleaseRef, parse_semver
+from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import (
     FastPathRefused,
     fast_path_applies,
@@ -47,6 +47,7 @@ from api.ingest.sqlwrite import (
     store_file,
 )
 from api.ingest.validate import validate_descriptor, validate_release
+from api.semver import parse_semver
 from api.storage import JSON_TYPES
 
 
