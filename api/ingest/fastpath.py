@@ -205,3 +205,19 @@ def frictionless_batches(
                 batch = []
         if batch:
             yield batch
+
+
+def stored_batches(
+    resource: frictionless.Resource,
+    path: Path | None,
+    *,
+    batch_size: int,
+    binders: Sequence[Binder | None] | None = None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """A resource's rows in stored form: the fast pass where it applies, else frictionless.
+
+    :param path: the resource's file, when it has one; FastPathRefused at the first problem.
+    """
+    if path is not None and fast_path_applies(resource):
+        return read_batches(path, resource, batch_size=batch_size, binders=binders)
+    return frictionless_batches(resource, batch_size=batch_size, binders=binders)

@@ -31,12 +31,7 @@ from api.db.sqltypes import build_table
 from api.errors import PackageInvalid, ReleaseConflict
 from api.ingest.catalog import self_contained
 from api.ingest.discover import ReleaseRef
-from api.ingest.fastpath import (
-    FastPathRefused,
-    fast_path_applies,
-    frictionless_batches,
-    read_batches,
-)
+from api.ingest.fastpath import FastPathRefused, stored_batches
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
     CHUNK_BYTES,
@@ -302,12 +297,7 @@ class ReleaseLoader:
         json_columns = {i for i, f in enumerate(schema.fields) if f.type in JSON_TYPES}
         binders = binders_for(connection, table, json_columns)
         path = ref.path / resource.path if resource.path else None
-        if path is not None and fast_path_applies(resource):
-            batches: Iterator[list[tuple[Any, ...]]] = read_batches(
-                path, resource, batch_size=self.batch_size, binders=binders
-            )
-        else:
-            batches = frictionless_batches(resource, batch_size=self.batch_size, binders=binders)
+        batches = stored_batches(resource, path, batch_size=self.batch_size, binders=binders)
         rows = 0
         label = f"{ref.package} {ref.version} {resource.name}"
         with _cycle_collector_paused(), self._progress(label) as (progress, bar):
