@@ -123,3 +123,52 @@ async def test_page_past_the_inline_budget_moves_off_the_event_loop(
         assert response.status_code == 200
         assert len(expected["rows"]) == 5
         assert response.json()["rows"][:5] == expected["rows"]
+
+
+def test_limit_firing_while_rows_are_fetched(backend: str, engine: sa.Engine) -> None:
+    """Rows read from the driver's cursor raise the driver's own error: still a QueryTimeout.
+
+    SQLite returns the first row from `execute` and computes the rest while they are fetched, so
+    a limit that is already past fires inside `fetchall` on the raw cursor.
+    """
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL computes a client-side result inside execute, before any fetch")
+    select = sa.text(LONG["sqlite"].replace("SELECT count(*) FROM c", "SELECT x FROM c"))
+    with engine.connect() as connection, pytest.raises(QueryTimeout):
+        with time_limited(connection, 1e-9):
+            result = connection.execute(select)
+            result.cursor.fetchall()
+
+
+def test_limit_firing_mid_stream_on_a_server_side_cursor(backend: str, engine: sa.Engine) -> None:
+    """A FETCH from a PostgreSQL server-side cursor past the limit is a QueryTimeout too."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server-side cursors; the test above covers its fetches")
+    slow = "SELECT x, pg_sleep(CASE WHEN x > 1 THEN 0.5 ELSE 0 END) FROM generate_series(1, 5) x"
+    with engine.connect() as connection, pytest.raises(QueryTimeout):
+        with time_limited(connection, LIMIT):
+            result = connection.execution_options(stream_results=True).exec_driver_sql(slow)
+            result.cursor.fetchmany(1)
+            result.cursor.fetchmany(10)
+
+
+@pytest.mark.anyio
+async def test_budget_running_out_while_a_page_is_fetched(
+    flagship_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inline budget firing during the fetch (not the first step) still moves the page off
+    the event loop: it used to be a bare 500 from the driver's cursor."""
+    settings = Settings(database_url=flagship_url, base_url=BASE_URL)
+    app = create_app(settings)
+    url = f"/v1/datasets/{FLAGSHIP}/1.2.0/figures.json"
+    params = {"_size": 400, "_count": "none"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+    ):
+        expected = (await http.get(url, params=params)).json()
+        monkeypatch.setattr(rows_module, "INLINE_BUDGET_SECONDS", 1e-9)
+        response = await http.get(url, params=params)
+        assert response.status_code == 200
+        assert response.json() == expected
+        assert len(expected["rows"]) == 400

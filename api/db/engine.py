@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.errors import QueryCanceled
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -93,8 +95,8 @@ def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Conne
         raw.set_progress_handler(past_deadline, PROGRESS_STEPS)  # type: ignore[union-attr]
         try:
             yield connection
-        except sa.exc.OperationalError as exc:
-            if "interrupted" in str(exc):
+        except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
+            if _stopped_by_limit(exc):
                 raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
             raise
         finally:
@@ -106,7 +108,19 @@ def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Conne
     connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
     try:
         yield connection
-    except sa.exc.OperationalError as exc:
-        if "statement timeout" in str(exc):
+    except Exception as exc:
+        if _stopped_by_limit(exc):
             raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
         raise
+
+
+def _stopped_by_limit(exc: BaseException) -> bool:
+    """Whether a database error is the time limit firing.
+
+    Rows read from the driver's own cursor (pages, exports, diffs) raise the driver's exception,
+    not SQLAlchemy's wrapper: both must be recognised, or a limit that fires mid-fetch is a 500.
+    """
+    original = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    if isinstance(original, sqlite3.OperationalError):
+        return "interrupted" in str(original)
+    return isinstance(original, QueryCanceled) and "statement timeout" in str(original)
