@@ -38,6 +38,22 @@ class Settings(BaseSettings):
             " past it the answer is a 503 `query-timeout` problem."
         ),
     )
+    db_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Longest wait for a new database connection (PostgreSQL connect_timeout, whole"
+            " seconds, at least 2; SQLite busy timeout); past it the answer is a 503"
+            " `database-unavailable` problem."
+        ),
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Longest wait for a free pooled connection before a 503 `database-unavailable`."
+        ),
+    )
     latest_max_age: int = Field(
         default=300, ge=0, description="Cache-Control max-age in seconds for `latest` URLs."
     )

@@ -25,6 +25,7 @@ class ApiError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
+    headers: ClassVar[dict[str, str]] = {}  # response headers the error calls for
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -86,6 +87,15 @@ class QueryTimeout(ApiError):
     status = 503
     code = "query-timeout"
     title = "Query took too long"
+
+
+class DatabaseUnavailable(ApiError):
+    """The database cannot be reached or read right now; retry after the Retry-After delay."""
+
+    status = 503
+    code = "database-unavailable"
+    title = "Database unavailable"
+    headers = {"Retry-After": "5"}
 
 
 class PackageInvalid(ApiError):

@@ -24,7 +24,11 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for one database."""
     settings = settings or get_settings()
-    engine = reader_engine(settings.database_url)
+    engine = reader_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -360,7 +360,7 @@ def test_latest_resolves_in_the_snapshot_the_caller_holds(empty_url: str, tmp_pa
     _load(empty_url, datasets)
     engine = sa.create_engine(empty_url)
     try:
-        catalog = Catalog(engine, recheck_seconds=0)
+        catalog = Catalog(engine)
         held = catalog.snapshot()
         write_release(datasets, "growing", "1.1.0", {"items": (schema, "id\n1\n2\n")})
         _load(empty_url, datasets)
@@ -380,7 +380,7 @@ def test_documents_derived_from_a_snapshot_are_built_once_per_snapshot(
     _load(empty_url, datasets)
     engine = sa.create_engine(empty_url)
     try:
-        catalog = Catalog(engine, recheck_seconds=0)
+        catalog = Catalog(engine)
         builds: list[str] = []
 
         def versions() -> list[str]:

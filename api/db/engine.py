@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from psycopg.errors import QueryCanceled
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from api.errors import QueryTimeout
+from api.errors import DatabaseUnavailable, QueryTimeout
 
 # Virtual-machine steps between two looks at the clock (a few microseconds of work).
 PROGRESS_STEPS = 1_000
@@ -58,15 +59,38 @@ def writer_engine(url: str) -> sa.Engine:
     return engine
 
 
-def reader_engine(url: str) -> sa.Engine:
-    """Engine for serving: SQLite opened read-only, PostgreSQL with a pool."""
+def reader_engine(
+    url: str, *, connect_timeout: float = 5.0, pool_timeout: float = 10.0
+) -> sa.Engine:
+    """Engine for serving: SQLite opened read-only, PostgreSQL with a pool.
+
+    :param connect_timeout: seconds to wait for a PostgreSQL connection (or a SQLite lock).
+    :param pool_timeout: seconds to wait for a free pooled connection.
+    """
     if not is_sqlite(url):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=pool_timeout,
+            # libpq counts whole seconds; below 2 it waits for ever or gives up at once.
+            connect_args={"connect_timeout": max(2, round(connect_timeout))},
+        )
+        event.listen(engine, "handle_error", _lost_is_disconnect)
+        return engine
     path = _sqlite_path(url)
     if path is None:
         return sa.create_engine(url)
     ro_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
-    engine = sa.create_engine(ro_url, pool_size=20, max_overflow=20)
+    engine = sa.create_engine(
+        ro_url,
+        pool_size=20,
+        max_overflow=20,
+        pool_timeout=pool_timeout,
+        connect_args={"timeout": connect_timeout},
+    )
+    event.listen(engine, "handle_error", _lost_is_disconnect)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -74,6 +98,14 @@ def reader_engine(url: str) -> sa.Engine:
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     return engine
+
+
+def _lost_is_disconnect(context: sa.engine.ExceptionContext) -> None:
+    # A connection that saw its database lost (a SQLite file replaced, a server gone) is
+    # thrown away with the rest of the pool, so the next request opens a fresh one: recovery
+    # needs no restart.
+    if database_unavailable(context.original_exception) is not None:
+        context.is_disconnect = True
 
 
 def _unicode_lower(value: Any) -> Any:
@@ -124,3 +156,42 @@ def _stopped_by_limit(exc: BaseException) -> bool:
     if isinstance(original, sqlite3.OperationalError):
         return "interrupted" in str(original)
     return isinstance(original, QueryCanceled) and "statement timeout" in str(original)
+
+
+# SQLite messages that mean the file is gone, replaced or unreadable, not a bad query.
+_SQLITE_LOST = (
+    "unable to open database",
+    "file is not a database",
+    "database disk image is malformed",
+    "disk i/o error",
+    "no such table: od_",  # a replaced or empty file: no registry
+    "readonly database",
+)
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The 503 a database error stands for when the database is lost, else None.
+
+    The one place that tells a lost database (PostgreSQL down or hanging, a SQLite file moved,
+    replaced or emptied) from a programming error, which must stay a 500.
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if isinstance(exc, sa.exc.TimeoutError):
+        return DatabaseUnavailable("no database connection came free in time")
+    invalidated = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    original = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    lost = invalidated
+    if isinstance(original, sqlite3.DatabaseError):
+        text = str(original).lower()
+        lost = lost or any(marker in text for marker in _SQLITE_LOST)
+    elif isinstance(original, psycopg.OperationalError):
+        lost = lost or not isinstance(original, QueryCanceled)
+    elif isinstance(original, psycopg.InterfaceError):
+        lost = True
+    elif isinstance(original, psycopg.errors.UndefinedTable):
+        lost = '"od_' in str(original)  # a database without the registry
+    if not lost:
+        return None
+    reason = " ".join(str(original).split())[:200]
+    return DatabaseUnavailable(f"the database cannot be reached: {reason}")

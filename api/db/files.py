@@ -16,17 +16,30 @@ REPORTS = table_of(ValidationRecord)
 
 
 def iter_resource_file(engine: sa.Engine, resource_id: int) -> Iterator[bytes]:
-    """Yield the published file of a resource chunk by chunk, holding one chunk at a time."""
-    with engine.connect() as connection:
+    """The published file of a resource chunk by chunk, holding one chunk at a time.
+
+    The connection is opened and the chunks counted here, before the caller sends a status
+    line: a database that cannot be reached is a 503, not a 200 cut off at its first byte.
+    """
+    connection = engine.connect()
+    try:
         count = connection.execute(
             sa.select(sa.func.count()).where(CHUNKS.c.resource_id == resource_id)
         ).scalar_one()
-        for seq in range(count):
-            yield connection.execute(
-                sa.select(CHUNKS.c.data).where(
-                    CHUNKS.c.resource_id == resource_id, CHUNKS.c.seq == seq
-                )
-            ).scalar_one()
+    except BaseException:
+        connection.close()
+        raise
+
+    def chunks() -> Iterator[bytes]:
+        with connection:
+            for seq in range(count):
+                yield connection.execute(
+                    sa.select(CHUNKS.c.data).where(
+                        CHUNKS.c.resource_id == resource_id, CHUNKS.c.seq == seq
+                    )
+                ).scalar_one()
+
+    return chunks()
 
 
 def read_validation_report(engine: sa.Engine, release_id: int) -> dict[str, Any]:

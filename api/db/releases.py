@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -183,27 +182,28 @@ def _table_spec(connection: sa.Connection, release: LoadedRelease, resource: str
 
 
 class Catalog:
-    """Process-wide view of the registry, refreshed when a new release is committed."""
+    """Process-wide view of the registry, re-read as soon as a new release is committed.
 
-    def __init__(self, engine: sa.Engine, *, recheck_seconds: float = 1.0) -> None:
+    Every call checks the registry's generation (one indexed count and max over `od_releases`),
+    so every worker sees a committed load on its very next request.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        self._checked = 0.0
 
     def snapshot(self) -> Snapshot:
-        """The current snapshot, re-read at most once per `recheck_seconds` if it changed."""
-        now = time.monotonic()
-        current = self._snapshot
-        if current is not None and now - self._checked < self.recheck_seconds:
-            return current
-        with self._lock:
-            with self.engine.connect() as connection:
-                if self._snapshot is None or _marker(connection) != self._snapshot.marker:
+        """The current snapshot, re-read when the registry's generation changed."""
+        with self.engine.connect() as connection:
+            marker = _marker(connection)
+            current = self._snapshot
+            if current is not None and current.marker == marker:
+                return current
+            with self._lock:
+                if self._snapshot is None or self._snapshot.marker != marker:
                     self._snapshot = read_snapshot(connection)
-            self._checked = now
-            return self._snapshot
+                return self._snapshot
 
     def table_spec(
         self, package: str, version: str, resource: str, *, snapshot: Snapshot | None = None

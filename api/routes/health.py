@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from api.db.engine import database_unavailable
 from api.deps import CatalogDep, EngineDep
 from api.errors import ApiError
 
@@ -18,6 +22,7 @@ class NotReady(ApiError):
     status = 503
     code = "not-ready"
     title = "Not ready"
+    headers = {"Retry-After": "5"}
 
 
 @router.get("/healthz")
@@ -37,6 +42,8 @@ async def readyz(engine: EngineDep, catalog: CatalogDep) -> dict[str, object]:
 
     try:
         releases = await run_in_threadpool(probe)
-    except sa.exc.SQLAlchemyError as exc:
-        raise NotReady(f"the database does not answer: {type(exc).__name__}") from exc
+    except (sa.exc.SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:
+        lost = database_unavailable(exc)
+        reason = lost.message if lost else type(exc).__name__
+        raise NotReady(f"the database does not answer: {reason}") from exc
     return {"status": "ready", "releases": releases}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import orjson
+import psycopg
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.db.engine import database_unavailable
 from api.errors import ApiError, BadQuery, NotFound, ParamError, problem_types
 
 PROBLEM_JSON = "application/problem+json"
@@ -57,7 +61,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
-        return problem_response(exc.problem(str(request.url.path)))
+        return problem_response(exc.problem(str(request.url.path)), headers=exc.headers or None)
+
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(psycopg.Error)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        # Registered for the class, the handler renders inside the CORS middleware. An error
+        # that is not a lost database (a programming error) stays a 500.
+        lost = database_unavailable(exc)
+        if lost is None:
+            raise exc
+        return await api_error(request, lost)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -62,6 +62,11 @@ async def release_zip(
         resource_id = release.tables.get(resource["name"])
         if resource_id is None or "path" not in resource:
             continue
+        if not files:
+            # The first file is opened before the status line: a lost database is a 503.
+            opened = await run_in_threadpool(iter_resource_file, engine, resource_id)
+            files.append((str(resource["path"]), partial(iter, opened)))
+            continue
         files.append((str(resource["path"]), partial(iter_resource_file, engine, resource_id)))
     body = iter_release_zip(
         info, files=files, readme=readme_text(info, citation=citation, url=pinned)

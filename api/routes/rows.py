@@ -102,9 +102,8 @@ async def read_rows(
         )
     if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS and _has_file(release, name):
         resource_id = release.tables[name]
-        return StreamingResponse(
-            iter_resource_file(engine, resource_id), media_type=MEDIA_TYPES["csv"], headers=headers
-        )
+        chunks = await run_in_threadpool(iter_resource_file, engine, resource_id)
+        return StreamingResponse(chunks, media_type=MEDIA_TYPES["csv"], headers=headers)
     if fmt == "xlsx":
         about = _about(request, release.info, settings.base_url, query, requested=version)
         body_bytes = await _workbook(reader, query, about=about)
