@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import ApiError, BadQuery, NotFound, ParamError, problem_types
+from api.errors import ApiError, BadQuery, NotFound, ParamError, problem_types, quoted
 
 PROBLEM_JSON = "application/problem+json"
 router = APIRouter(tags=["problems"], include_in_schema=False)
@@ -21,7 +21,7 @@ async def problem_type(code: str) -> Response:
     """What a problem `type` means: the page its URI resolves to."""
     kind = problem_types().get(code)
     if kind is None:
-        raise NotFound(f"no problem type {code!r}")
+        raise NotFound(f"no problem type {quoted(code)}")
     body = {
         "type": f"/problems/{kind.code}",
         "title": kind.title,
