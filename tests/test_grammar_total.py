@@ -248,3 +248,13 @@ def test_a_cursor_token_is_json_of_tagged_values() -> None:
         "KH",
         date(2025, 7, 1),
     )
+
+
+@pytest.mark.parametrize("text", ["[true]", "[1]", "[[2025, 7]]"])
+def test_a_cursor_value_of_the_wrong_type_is_checked_before_it_is_stored(text: str) -> None:
+    # Storing a yearmonth indexes it as a (year, month) pair: a bool once raised TypeError.
+    with pytest.raises(BadQuery) as raised:
+        decode_cursor(b64(text), SPEC, [SortKey("month")])
+    assert raised.value.errors[0].message == (
+        f"_next holds a value for 'month' that is not a yearmonth; {RESTART}"
+    )

@@ -124,8 +124,10 @@ def decode_cursor(token: str, spec: TableSpec, sort: Sequence[SortKey]) -> tuple
     for key, value in zip(sort, values, strict=True):
         spec_field = spec.field(key.column)
         field_type = spec_field.type if spec_field is not None else "any"
-        stored, reason = stored_or_problem(field_type, value)
-        if not _fits(value, field_type) or reason is not None:
+        stored, reason = (
+            stored_or_problem(field_type, value) if _fits(value, field_type) else (None, "type")
+        )
+        if reason is not None:
             raise _invalid(
                 f"_next holds a value for {quoted(key.column)} that is not a {field_type};"
                 f" {restart}."

@@ -91,5 +91,5 @@ def stored_or_problem(field_type: str, value: Any) -> tuple[Any, str | None]:
         return None, reason
     try:
         return stored_value(field_type, value), None
-    except (ValueError, ArithmeticError):
+    except (ValueError, ArithmeticError, TypeError):
         return None, f"it cannot be stored as a {field_type}"
