@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
 
+import anyio
 import orjson
 import pytest
 
@@ -324,7 +325,9 @@ async def send(app: Any, case: Case) -> Answer:
     chunks: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
+        if not messages:  # the client stays connected until the whole answer is sent
+            await anyio.sleep_forever()
+        return messages.pop(0)
 
     async def reply(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
