@@ -27,7 +27,8 @@ PG_ENV = "OPENDATA_TEST_DATABASE_URL"
 PG_SKIP = f"{PG_ENV} not set; PostgreSQL tests skipped (CI sets it)"
 BASE_URL = "http://testserver"
 
-# Property tests: a small, fixed budget (seconds per test) in `make test` (derandomized, so CI is reproducible);
+# Property tests: a small, fixed budget in `make test`, seconds a test, derandomized so CI is
+# reproducible;
 # HYPOTHESIS_PROFILE=fuzz for a long randomized run.
 settings.register_profile(
     "ci",
