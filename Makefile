@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint fix load validate catalog bench clean
+.PHONY: run test test-postgres lint fix load validate catalog bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,23 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v sqlite3 >/dev/null || \
 		{ echo "make bench needs wrk and the sqlite3 shell (e.g. apt install wrk sqlite3)"; exit 1; }
 	$(BIN)/python bench/load.py && $(BIN)/python bench/serve.py
+
+# A long fuzz run: schemathesis with every check against a live `opendata serve` on FUZZ_PORT,
+# then the property and HTTP fuzz tests with Hypothesis's long profile. Both backends with
+# OPENDATA_DATABASE_URL / OPENDATA_TEST_DATABASE_URL set as for `make run` / `make test`.
+FUZZ_PORT ?= 8765
+FUZZ_EXAMPLES ?= 500
+FUZZ_SEED ?= 20260312
+fuzz: load
+	@$(BIN)/opendata serve --host 127.0.0.1 --port $(FUZZ_PORT) & server=$$!; \
+	trap 'kill $$server' EXIT; \
+	for _ in $$(seq 100); do \
+		$(BIN)/python -c "import httpx; httpx.get('http://127.0.0.1:$(FUZZ_PORT)/healthz').raise_for_status()" \
+			2>/dev/null && break; sleep 0.2; \
+	done; \
+	$(BIN)/schemathesis run http://127.0.0.1:$(FUZZ_PORT)/openapi.json --checks all \
+		--max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED) --workers 2
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_grammar_properties.py tests/test_fuzz_http.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

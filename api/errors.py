@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+QUOTE_LIMIT = 60
+# Characters that would not read as themselves in a message: C0/C1 controls, line and paragraph
+# separators, and lone surrogates.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return _ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def plain(text: str, *, limit: int = QUOTE_LIMIT) -> str:
+    """`text` as it may appear in a message: unprintable characters escaped, long text cut."""
+    if len(text) > limit:
+        text = f"{text[: limit - 1]}… ({len(text):,} characters)"
+    return _UNPRINTABLE.sub(lambda match: _escape(match[0]), text)
+
+
+def quoted(text: str, *, limit: int = QUOTE_LIMIT) -> str:
+    """Client input quoted in a message as plain text, never as a Python repr: `'text'`."""
+    return f"'{plain(text, limit=limit)}'"
 
 
 @dataclass(frozen=True)
@@ -65,7 +89,7 @@ class BadQuery(ApiError):
     title = "Bad query"
 
     def __init__(self, errors: list[ParamError]) -> None:
-        listed = "; ".join(f"{e.param}: {e.message}" for e in errors)
+        listed = "; ".join(f"{plain(e.param)}: {e.message}" for e in errors)
         super().__init__(
             f"{len(errors)} problem(s) in the query: {listed}",
             details={"errors": [e.as_dict() for e in errors]},

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import make_url
 
 from api.config import Settings
@@ -25,6 +26,23 @@ FLAGSHIP = "cambodia-scam-crackdown"
 PG_ENV = "OPENDATA_TEST_DATABASE_URL"
 PG_SKIP = f"{PG_ENV} not set; PostgreSQL tests skipped (CI sets it)"
 BASE_URL = "http://testserver"
+
+# Property tests: a small, fixed budget in `make test`, seconds a test, derandomized so CI is
+# reproducible;
+# HYPOTHESIS_PROFILE=fuzz for a long randomized run.
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from api.db.registry import FieldDef, Release, Resource, table_of
 from api.db.sqltypes import build_table
-from api.errors import NotFound
+from api.errors import NotFound, quoted
 from api.model import FieldSpec, ReleaseInfo, ResourceInfo, TableSpec
 
 T = TypeVar("T")
@@ -59,7 +59,7 @@ class Snapshot:
         """Every release of a package, oldest first; NotFound when there is none."""
         found = self.packages.get(package)
         if not found:
-            raise NotFound(f"no package named {package!r}")
+            raise NotFound(f"no package named {quoted(package)}")
         return found
 
     def release(self, package: str, version: str) -> LoadedRelease:
@@ -71,7 +71,9 @@ class Snapshot:
             if candidate.info.version == version:
                 return candidate
         known = ", ".join(r.info.version for r in releases)
-        raise NotFound(f"package {package!r} has no release {version!r} (releases: {known})")
+        raise NotFound(
+            f"package {quoted(package)} has no release {quoted(version)} (releases: {known})"
+        )
 
     def successor(self, package: str, version: str) -> LoadedRelease | None:
         """The release that follows `version`, if any."""
@@ -218,7 +220,7 @@ class Catalog:
         if resource not in release.tables:
             names = ", ".join(release.tables)
             raise NotFound(
-                f"release {package} {release.info.version} has no resource {resource!r}"
+                f"release {package} {release.info.version} has no resource {quoted(resource)}"
                 f" (resources: {names})"
             )
         resource_id = release.tables[resource]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 from typing import Any
 
+from api.errors import plain, quoted
 from api.metadata import utc
 from api.metadata.ckan import CkanValidationError
 
@@ -81,10 +82,10 @@ def _solr_date(text: str, now: datetime) -> datetime | None:
         try:
             return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
         except ValueError as exc:
-            raise CkanValidationError("fq", f"Invalid date: {text}") from exc
+            raise CkanValidationError("fq", f"Invalid date: {plain(text)}") from exc
     moment, rest = now, text[3:]
     if _MATH.sub("", rest) or any(u not in _CALENDAR for _, _, u in _MATH.findall(rest)):
-        raise CkanValidationError("fq", f"Invalid date math: {text}")
+        raise CkanValidationError("fq", f"Invalid date math: {plain(text)}")
     for op, amount, unit in _MATH.findall(rest):
         if op == "/":
             keep = _CALENDAR.index(unit) + 1
@@ -112,20 +113,20 @@ def _date_bound(text: str, now: datetime) -> datetime | None:
     try:
         return _solr_date(text, now)
     except (ValueError, OverflowError) as exc:
-        raise CkanValidationError("fq", f"Date out of range: {text}") from exc
+        raise CkanValidationError("fq", f"Date out of range: {plain(text)}") from exc
 
 
 def _matcher(field: str, raw: str, now: datetime) -> Predicate:
     if field not in FILTER_FIELDS:
         raise CkanValidationError(
-            "fq", f"Unknown field: {field}; supported: {', '.join(FILTER_FIELDS)}"
+            "fq", f"Unknown field: {plain(field)}; supported: {', '.join(FILTER_FIELDS)}"
         )
     bounds = _RANGE.match(raw)
     if bounds is None:
         try:
             value = str(json.loads(raw)) if raw.startswith('"') else raw
         except json.JSONDecodeError as exc:
-            raise CkanValidationError("fq", f"Cannot parse quoted value: {raw}") from exc
+            raise CkanValidationError("fq", f"Cannot parse quoted value: {plain(raw)}") from exc
         if field in ("title", "notes"):
             return _text_matcher(field, value.lower())
         if value == "*":
@@ -173,7 +174,7 @@ def _parse(text: str, param: str, now: datetime) -> tuple[list[Predicate], list[
         elif token["word"] in ("OR", "||"):
             raise CkanValidationError(param, "OR is not supported: every term must match")
         elif param == "fq":
-            raise CkanValidationError("fq", f"Cannot parse filter: {token[0]}")
+            raise CkanValidationError("fq", f"Cannot parse filter: {plain(token[0])}")
         else:
             words.append((token["phrase"] or token[0]).lower())
     return filters, [w for w in words if w]
@@ -202,7 +203,7 @@ def _sort_keys(sort: str) -> list[tuple[str, bool]]:
         if len(bits) != 2 or bits[0] not in SORTABLE or bits[1].lower() not in ("asc", "desc"):
             raise CkanValidationError(
                 "sort",
-                f"Invalid sort: {part.strip()!r}; use '<field> asc|desc' with field one"
+                f"Invalid sort: {quoted(part.strip())}; use '<field> asc|desc' with field one"
                 f" of {', '.join(SORTABLE)}",
             )
         keys.append((bits[0], bits[1].lower() == "desc"))

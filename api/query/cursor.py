@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.errors import BadQuery, ParamError
+from api.errors import BadQuery, ParamError, quoted
 from api.model import TableSpec
-from api.storage import stored_value, unstorable
+from api.query.decode import load_json, stored_or_problem
 
 CURSOR_PARAM = "_next"
 MAX_CURSOR_LENGTH = 4096
@@ -52,9 +52,17 @@ _TAGGED: tuple[_Tagged, ...] = (  # datetime before date: a datetime is a date t
     _Tagged("dt", datetime, datetime.isoformat, datetime.fromisoformat),
     _Tagged("d", date, date.isoformat, date.fromisoformat),
     _Tagged("t", time, time.isoformat, time.fromisoformat),
-    _Tagged("n", Decimal, str, Decimal),
+    _Tagged("n", Decimal, str, lambda text: _decimal(text)),
 )
 _BY_TAG = {tagged.tag: tagged for tagged in _TAGGED}
+
+
+def _decimal(text: str) -> Decimal:
+    number = Decimal(text)  # InvalidOperation (an ArithmeticError) on text that is no number
+    if number.is_snan():
+        raise ValueError("a signalling NaN is no value")
+    return number
+
 
 # The Python types a stored value of each Table Schema type may take; everything else is text.
 CURSOR_TYPES: dict[str, tuple[type, ...]] = {
@@ -107,8 +115,8 @@ def decode_cursor(token: str, spec: TableSpec, sort: Sequence[SortKey]) -> tuple
         raise _invalid(f"_next is empty or too long to be a cursor; {restart}.")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        values = json.loads(raw.decode("utf-8"), object_hook=_object_hook)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        values = load_json(raw.decode("utf-8"), max_depth=2, object_hook=_object_hook)
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # Undecodable is a ValueError
         raise _invalid(f"_next is not a cursor this API issued; {restart}.") from None
     if not isinstance(values, list) or len(values) != len(sort):
         raise _invalid(f"_next does not match the sort order {_sort_text(sort)}; {restart}.")
@@ -116,11 +124,15 @@ def decode_cursor(token: str, spec: TableSpec, sort: Sequence[SortKey]) -> tuple
     for key, value in zip(sort, values, strict=True):
         spec_field = spec.field(key.column)
         field_type = spec_field.type if spec_field is not None else "any"
-        if not _fits(value, field_type) or unstorable(value) is not None:
+        stored, reason = (
+            stored_or_problem(field_type, value) if _fits(value, field_type) else (None, "type")
+        )
+        if reason is not None:
             raise _invalid(
-                f"_next holds a value for {key.column!r} that is not a {field_type}; {restart}."
+                f"_next holds a value for {quoted(key.column)} that is not a {field_type};"
+                f" {restart}."
             )
-        decoded.append(stored_value(field_type, value))
+        decoded.append(stored)
     return tuple(decoded)
 
 

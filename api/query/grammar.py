@@ -16,9 +16,10 @@ from typing import Any
 import frictionless
 import orjson
 
-from api.errors import BadQuery, NotFound, ParamError
+from api.errors import BadQuery, NotFound, ParamError, quoted
 from api.model import FieldSpec, TableSpec
 from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor
+from api.query.decode import Undecodable, load_json, stored_or_problem, text_problem, whole_number
 from api.query.operators import (
     CONTROLS,
     OPERATORS,
@@ -27,7 +28,6 @@ from api.query.operators import (
     Operator,
     operators_for,
 )
-from api.storage import stored_value, unstorable
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class _Problem(Exception):
 def _unknown_column(spec: TableSpec, name: str) -> _Problem:
     known = ", ".join(spec.column_names)
     return _Problem(
-        "unknown-column", f"No column {name!r} in this table; the columns are: {known}."
+        "unknown-column", f"No column {quoted(name)} in this table; the columns are: {known}."
     )
 
 
@@ -143,34 +143,41 @@ class _Reader:
         if not text:
             raise _Problem(
                 "invalid-value",
-                f"An empty value for column {field.name!r} matches "
+                f"An empty value for column {quoted(field.name)} matches "
                 f"nothing; use {field.name}__isnull=1 to find missing values.",
+            )
+        reason = text_problem(text)
+        if reason is not None:
+            raise _Problem(
+                "invalid-value",
+                f"{quoted(text)} is not a usable value for column {quoted(field.name)}: {reason}.",
             )
         value = reader(text)
         if value is None:
             if field.format and field.format != "default":
-                expected = f"a {field.type} in format {field.format!r}"
+                expected = f"a {field.type} in format {quoted(field.format)}"
             else:
                 expected = TYPE_HINTS.get(field.type, f"a valid {field.type}")
             raise _Problem(
                 "invalid-value",
-                f"{text!r} is not a valid value for column {field.name!r}: expected {expected}.",
+                f"{quoted(text)} is not a valid value for column {quoted(field.name)}:"
+                f" expected {expected}.",
             )
-        reason = unstorable(value)
+        stored, reason = stored_or_problem(field.type, value)
         if reason is not None:
             raise _Problem(
                 "invalid-value",
-                f"{text!r} is not a usable value for column {field.name!r}: {reason}.",
+                f"{quoted(text)} is not a usable value for column {quoted(field.name)}: {reason}.",
             )
         allowed = field.enum
         if enum and allowed is not None and value not in [reader(a) for a in allowed]:
             listed = ", ".join(str(a) for a in allowed)
             raise _Problem(
                 "not-in-enum",
-                f"{text!r} is not an allowed value of column {field.name!r}; "
+                f"{quoted(text)} is not an allowed value of column {quoted(field.name)}; "
                 f"the allowed values are: {listed}.",
             )
-        return stored_value(field.type, value)
+        return stored
 
 
 class _Parser(_Reader):
@@ -188,7 +195,7 @@ class _Parser(_Reader):
         if op.kind == "flag":
             if text.lower() not in FLAGS:
                 raise _Problem(
-                    "invalid-value", f"{op.key} takes 1 or true, 0 or false; got {text!r}."
+                    "invalid-value", f"{op.key} takes 1 or true, 0 or false; got {quoted(text)}."
                 )
             return FLAGS[text.lower()]
         if op.kind == "text":
@@ -196,11 +203,11 @@ class _Parser(_Reader):
                 raise _Problem(
                     "invalid-value",
                     f"An empty text matches every value of column "
-                    f"{field.name!r}; leave the filter out instead.",
+                    f"{quoted(field.name)}; leave the filter out instead.",
                 )
-            reason = unstorable(text)
+            reason = text_problem(text)
             if reason is not None:
-                raise _Problem("invalid-value", f"{text!r} cannot be searched for: {reason}.")
+                raise _Problem("invalid-value", f"{quoted(text)} cannot be searched for: {reason}.")
             return text
         if op.kind == "single":
             return self.read(field, text, enum=op.enum_checked)
@@ -211,13 +218,16 @@ class _Parser(_Reader):
     def bounds(self, field: FieldSpec, text: str) -> tuple[Any, Any]:
         if text.count("..") != 1 or text == "..":
             raise _Problem(
-                "invalid-value", f"Write a range as low..high, either end optional; got {text!r}."
+                "invalid-value",
+                f"Write a range as low..high, either end optional; got {quoted(text)}.",
             )
         low_text, _, high_text = text.partition("..")
         low = self.read(field, low_text, enum=False) if low_text else None
         high = self.read(field, high_text, enum=False) if high_text else None
         if low is not None and high is not None and low > high:
-            raise _Problem("invalid-value", f"The range {text!r} is empty: its low end is higher.")
+            raise _Problem(
+                "invalid-value", f"The range {quoted(text)} is empty: its low end is higher."
+            )
         return low, high
 
     def members(self, field: FieldSpec, text: str, *, enum: bool) -> tuple[Any, ...]:
@@ -249,8 +259,8 @@ def _list_items(text: str) -> list[str]:
         items: Any = text.split(",")
     else:
         try:
-            items = json.loads(text)
-        except ValueError:
+            items = load_json(text)
+        except Undecodable:
             items = None
         if not isinstance(items, list) or not items or not all(_scalar(i) for i in items):
             raise _Problem(
@@ -283,12 +293,13 @@ def _filter_target(spec: TableSpec, key: str) -> tuple[FieldSpec, Operator]:
         return field, OPERATORS[op]
     if field is not None:
         raise _Problem(
-            "unknown-operator", f"No operator {op!r}; the operators are: {', '.join(OPERATORS)}."
+            "unknown-operator",
+            f"No operator {quoted(op)}; the operators are: {', '.join(OPERATORS)}.",
         )
     if key.startswith("_"):
         raise _Problem(
             "unknown-parameter",
-            f"No control parameter {key!r}; the controls are: {', '.join(CONTROLS)}.",
+            f"No control parameter {quoted(key)}; the controls are: {', '.join(CONTROLS)}.",
         )
     raise _unknown_column(spec, key)
 
@@ -299,8 +310,8 @@ def _parse_filter(parser: _Parser, key: str, text: str) -> Filter:
         fits = ", ".join(operators_for(field.type))
         raise _Problem(
             "operator-not-for-type",
-            f"Operator {op.key!r} does not apply to column "
-            f"{field.name!r} of type {field.type}; its operators are: {fits}.",
+            f"Operator {quoted(op.key)} does not apply to column "
+            f"{quoted(field.name)} of type {field.type}; its operators are: {fits}.",
         )
     return Filter(field.name, op.key, parser.value(field, op, text))
 
@@ -314,10 +325,11 @@ def _parse_sort(parser: _Parser, values: list[str]) -> tuple[SortKey, ...]:
                 field = parser.field(name)
                 if field.type not in SORTABLE_TYPES:
                     raise _Problem(
-                        "invalid-control", f"Column {name!r} of type {field.type} cannot be sorted."
+                        "invalid-control",
+                        f"Column {quoted(name)} of type {field.type} cannot be sorted.",
                     )
                 if any(key.column == name for key in keys):
-                    raise _Problem("invalid-control", f"Column {name!r} is sorted twice.")
+                    raise _Problem("invalid-control", f"Column {quoted(name)} is sorted twice.")
                 keys.append(SortKey(name, item.startswith("-")))
             except _Problem as problem:
                 parser.record("_sort", problem)
@@ -345,10 +357,11 @@ def _parse_columns(parser: _Parser, chosen: list[str], dropped: list[str]) -> tu
 
 
 def _parse_size(text: str, max_size: int) -> int:
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= max_size:
-        return int(text)
+    size = whole_number(text, low=1, high=max_size)
+    if size is not None:
+        return size
     raise _Problem(
-        "invalid-size", f"_size must be a whole number from 1 to {max_size}; got {text!r}."
+        "invalid-size", f"_size must be a whole number from 1 to {max_size}; got {quoted(text)}."
     )
 
 
@@ -360,7 +373,8 @@ def _parse_facets(parser: _Parser, values: list[str]) -> tuple[str, ...]:
             parser.record(
                 "_facet",
                 _Problem(
-                    "invalid-control", f"Column {name!r} of type {field_type} cannot be faceted."
+                    "invalid-control",
+                    f"Column {quoted(name)} of type {field_type} cannot be faceted.",
                 ),
             )
         else:
@@ -372,8 +386,8 @@ def _choice(key: str, table: dict[str, Any]) -> Callable[[str], Any]:
     def choose(text: str) -> Any:
         if text.lower() in table:
             return table[text.lower()]
-        allowed = ", ".join(repr(k) for k in table)
-        raise _Problem("invalid-control", f"{key} takes one of {allowed}; got {text!r}.")
+        allowed = ", ".join(quoted(k) for k in table)
+        raise _Problem("invalid-control", f"{key} takes one of {allowed}; got {quoted(text)}.")
 
     return choose
 
@@ -459,7 +473,7 @@ def parse_row_query(
 
 def parse_key(spec: TableSpec, raw: str) -> tuple[Any, ...]:
     """Read the `/{pk}` path segment (composite keys comma-joined); NotFound if it cannot match."""
-    missing = NotFound(f"No row with key {raw!r} in {spec.resource}.")
+    missing = NotFound(f"No row with key {quoted(raw)} in {spec.resource}.")
     parts = [raw] if len(spec.primary_key) == 1 else raw.split(",")
     if not spec.primary_key or len(parts) != len(spec.primary_key):
         raise missing

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from api.db.releases import Snapshot
 from api.deps import SettingsDep, SnapshotDep
+from api.errors import plain
 from api.metadata.ckan import (
     CkanBadRequest,
     CkanError,
@@ -44,7 +45,7 @@ def _int(params: dict[str, Any], name: str, default: int) -> int:
     value = params.get(name, default)
     try:
         number = int(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise CkanValidationError(name, "Invalid integer") from exc
     if number < 0:
         raise CkanValidationError(name, "Must be a natural number")
@@ -60,9 +61,10 @@ def _text(params: dict[str, Any], name: str) -> str | None:
 
 def _package_show(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
     """Return the metadata of a dataset (package) and its resources; `id` is its id or name."""
-    if not params.get("id"):
+    found = _text(params, "id")
+    if not found:
         raise CkanValidationError("id", "Missing value")
-    return find_package(dicts, str(params["id"]))
+    return find_package(dicts, found)
 
 
 def _package_search(params: dict[str, Any], dicts: list[dict[str, Any]]) -> Any:
@@ -99,10 +101,10 @@ def _status_show(_params: dict[str, Any], _dicts: list[dict[str, Any]]) -> Any:
 
 
 def _help_show(params: dict[str, Any], _dicts: list[dict[str, Any]]) -> Any:
-    name = str(params.get("name") or "")
+    name = _text(params, "name") or ""
     handler = ACTIONS.get(name)
     if handler is None:
-        raise CkanValidationError("name", f"Action name not known: {name}")
+        raise CkanValidationError("name", f"Action name not known: {plain(name)}")
     return handler.__doc__
 
 
@@ -145,7 +147,7 @@ async def ckan_action(
     base = settings.base_url
     handler = ACTIONS.get(action)
     if handler is None:
-        error = {"__type": "Bad request", "message": f"Action name not known: {action}"}
+        error = {"__type": "Bad request", "message": f"Action name not known: {plain(action)}"}
         body = error_envelope(action, error, base_url=base)
         return Response(dump_json(body), status_code=400, media_type="application/json")
     try:

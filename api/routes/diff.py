@@ -17,8 +17,9 @@ from api.db.diffsource import LoadedDiffs
 from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
 from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
-from api.errors import BadQuery, NotFound, ParamError
+from api.errors import BadQuery, NotFound, ParamError, plain, quoted
 from api.metadata import urls
+from api.query.decode import whole_number
 from api.render.rows import MEDIA_TYPES, dump_json, iter_csv
 from api.routes.caching import IMMUTABLE, etag_for, not_modified
 
@@ -57,7 +58,7 @@ def read_diff_query(
         if key in allowed:
             given.setdefault(key, []).append(value)
         else:
-            message = f"{key} is not a parameter of {kind}; they are: {', '.join(allowed)}."
+            message = f"{plain(key)} is not a parameter of {kind}; they are: {', '.join(allowed)}."
             errors.append(ParamError(key, "unknown-parameter", message))
     for key, values in given.items():
         if len(values) > 1:
@@ -70,10 +71,11 @@ def read_diff_query(
     size = default_size
     if "_size" in given:
         text = given["_size"][0]
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= max_size:
-            size = int(text)
+        number = whole_number(text, low=1, high=max_size)
+        if number is not None:
+            size = number
         else:
-            message = f"_size must be a whole number from 1 to {max_size}; got {text!r}."
+            message = f"_size must be a whole number from 1 to {max_size}; got {quoted(text)}."
             errors.append(ParamError("_size", "invalid-size", message))
     if errors:
         raise BadQuery(errors)
@@ -151,7 +153,7 @@ async def _resolve(
         names = ", ".join(r.name for r in diff.resources)
         raise NotFound(
             f"neither {package} {diff.from_version} nor {diff.to_version} has a resource"
-            f" {query.resource!r} (resources: {names})"
+            f" {quoted(query.resource)} (resources: {names})"
         )
     return ResolvedDiff(before, after, diff, source)
 

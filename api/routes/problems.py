@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db.engine import database_unavailable
-from api.errors import ApiError, BadQuery, NotFound, ParamError, problem_types
+from api.errors import ApiError, BadQuery, NotFound, ParamError, problem_types, quoted
 
 PROBLEM_JSON = "application/problem+json"
 router = APIRouter(tags=["problems"], include_in_schema=False)
@@ -25,7 +25,7 @@ async def problem_type(code: str) -> Response:
     """What a problem `type` means: the page its URI resolves to."""
     kind = problem_types().get(code)
     if kind is None:
-        raise NotFound(f"no problem type {code!r}")
+        raise NotFound(f"no problem type {quoted(code)}")
     body = {
         "type": f"/problems/{kind.code}",
         "title": kind.title,

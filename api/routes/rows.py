@@ -13,7 +13,7 @@ from api.db.files import iter_resource_file
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import ServingDep
-from api.errors import BadQuery, NotAcceptable, NotFound, ParamError
+from api.errors import BadQuery, NotAcceptable, NotFound, ParamError, plain, quoted
 from api.metadata import urls
 from api.metadata.citation import plain_citation
 from api.model import ReleaseInfo
@@ -64,7 +64,7 @@ async def read_rows(
         if fmt is None:
             offered = ", ".join(MEDIA_TYPES[f].split(";")[0] for f in ROW_FORMATS)
             raise NotAcceptable(
-                f"cannot produce {request.headers.get('accept')!r}; offered: {offered}"
+                f"cannot produce {quoted(request.headers.get('accept', ''))}; offered: {offered}"
             )
     params = request.query_params.multi_items()
     query, plan = prepare_page(
@@ -222,7 +222,9 @@ async def read_row(
     if request.query_params:
         raise BadQuery(
             [
-                ParamError(name, "unknown-parameter", f"{name} is not a parameter of one row.")
+                ParamError(
+                    name, "unknown-parameter", f"{plain(name)} is not a parameter of one row."
+                )
                 for name in dict.fromkeys(request.query_params.keys())
             ]
         )
@@ -237,7 +239,7 @@ async def read_row(
         return cached
     row = await RowReader(engine, spec, timeout=settings.query_timeout_seconds).one(values)
     if row is None:
-        raise NotFound(f"{resource} has no row with key {key!r}")
+        raise NotFound(f"{resource} has no row with key {quoted(key)}")
     body = {
         "package": spec.package,
         "version": release.info.version,
