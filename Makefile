@@ -35,6 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check api tests bench
 	$(BIN)/ruff format --check api
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/opendata catalog --check
 
 fix: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import weakref
 from collections import OrderedDict
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi.concurrency import run_in_threadpool
+from anyio.to_thread import run_sync as run_in_threadpool
 
 from api.db.engine import time_limited
 from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
@@ -220,7 +221,8 @@ class RowReader:
         plan = build_select(self.spec, query, limit=None, stored=True)
         fields = tuple(self._field(name) for name in plan.output_columns)
         decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=True)
-        batches = await run_in_threadpool(self._open_batches, plan.select, len(fields), raw=True)
+        open_raw = functools.partial(self._open_batches, raw=True)
+        batches = await run_in_threadpool(open_raw, plan.select, len(fields))
         return StoredRows(plan.output_columns, fields, decoders, batches)
 
     def _field(self, name: str) -> FieldSpec:
