@@ -1,71 +1,25 @@
-"""How a value typed by frictionless is stored: one table shared by the loader and the queries.
+"""How a value typed by frictionless is stored: shared by the loader and the queries.
 
-Filters and cursors compare against stored values, so they convert their values the same way.
+Filters and cursors compare against stored values, so they convert their values the same way;
+each type's conversion is its entry's `store` in the field-type registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-import isodate
-
-
-def _number(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value
-
-
-def _datetime(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-def _yearmonth(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    return f"{int(value[0]):04d}-{int(value[1]):02d}"
-
-
-def _duration(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    return isodate.duration_isoformat(value)
-
-
-def _geopoint(value: Any) -> Any:
-    return [float(part) for part in value] if isinstance(value, tuple) else value
-
-
-def _any(value: Any) -> Any:
-    return value if value is None or isinstance(value, str) else str(value)
-
-
-# Types whose values are stored as JSON documents (they do not sort in SQL as in Python).
-JSON_TYPES = frozenset({"geopoint", "geojson", "object", "array", "list"})
-
-
-# What a frictionless-typed Python value becomes before it is bound to its column.
-STORAGE_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "number": _number,
-    "datetime": _datetime,
-    "yearmonth": _yearmonth,
-    "duration": _duration,
-    "geopoint": _geopoint,
-    "any": _any,
-}
+from api.fieldtypes import type_of
 
 
 def storage_converter(field_type: str) -> Callable[[Any], Any] | None:
     """Return the function that turns a typed value into its stored form, if any."""
-    return STORAGE_CONVERTERS.get(field_type)
+    return type_of(field_type).store
 
 
 def stored_value(field_type: str, value: Any) -> Any:
     """Return a frictionless-typed value in the form the loader stores for its type."""
-    convert = STORAGE_CONVERTERS.get(field_type)
+    convert = type_of(field_type).store
     return value if value is None or convert is None else convert(value)
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from api.db.sqltypes import build_table
 from api.errors import BadQuery, NotFound
+from api.fieldtypes import ALL_TYPES
 from api.model import FieldSpec, TableSpec
 from api.query import (
     CONTROLS,
@@ -26,7 +27,6 @@ from api.query import (
     parse_row_query,
     prepare_page,
 )
-from api.query.operators import ALL_TYPES
 
 
 def table_spec(name: str, fields: list[dict[str, Any]], primary_key: list[str]) -> TableSpec:

@@ -12,10 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from api.fieldtypes import type_of
 from api.model import DEFAULT_FORMATS, FieldSpec, TableSpec
-
-# Types whose stored value writes unchanged, in CSV as in JSON.
-VERBATIM_TYPES = frozenset({"string", "integer", "number", "year", "yearmonth", "duration", "any"})
 
 Decoder = Callable[[Any], Any]
 
@@ -27,7 +25,7 @@ def _identity(value: Any) -> Any:
 def typed_decoder(spec: TableSpec, name: str, dialect: sa.Dialect) -> Decoder:
     """The function that turns a stored value of a column into its typed Python value."""
     field = spec.field(name)
-    if field is not None and field.type in VERBATIM_TYPES:
+    if field is not None and type_of(field.type).verbatim:
         return _identity  # already the typed value (and numeric processors need a driver type)
     column = spec.table.c[name]
     processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -38,7 +36,7 @@ def _verbatim(spec: FieldSpec, *, text: bool) -> bool:
     if spec.type == "date":
         # JSON writes every date as ISO 8601; CSV writes a date in its field's own format.
         return not text or spec.format in DEFAULT_FORMATS
-    return spec.type in VERBATIM_TYPES
+    return type_of(spec.type).verbatim
 
 
 def stored_decoders(

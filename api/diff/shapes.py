@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from api.storage import JSON_TYPES
+from api.fieldtypes import JSON_TYPES
 
 Descriptor = Mapping[str, Any]
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import frictionless
 
-from api.storage import JSON_TYPES, storage_converter
+from api.fieldtypes import JSON_TYPES
+from api.storage import storage_converter
 
 CellCaster = Callable[[str], Any]
 Binder = Callable[[Any], Any]

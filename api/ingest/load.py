@@ -29,6 +29,7 @@ from api.db.registry import (
 )
 from api.db.sqltypes import build_table
 from api.errors import PackageInvalid, ReleaseConflict
+from api.fieldtypes import JSON_TYPES
 from api.ingest.catalog import self_contained
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
@@ -43,7 +44,6 @@ from api.ingest.sqlwrite import (
 )
 from api.ingest.validate import validate_descriptor, validate_release
 from api.semver import parse_semver
-from api.storage import JSON_TYPES
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.errors import BadQuery, ParamError, quoted
+from api.fieldtypes import type_of
 from api.model import TableSpec
 from api.query.decode import load_json, stored_or_problem
 
@@ -64,19 +65,6 @@ def _decimal(text: str) -> Decimal:
     return number
 
 
-# The Python types a stored value of each Table Schema type may take; everything else is text.
-CURSOR_TYPES: dict[str, tuple[type, ...]] = {
-    "integer": (int,),
-    "year": (int,),
-    "number": (float, int, Decimal),
-    "boolean": (bool,),
-    "date": (date,),
-    "datetime": (datetime,),
-    "time": (time,),
-}
-TEXT_CURSOR_TYPES: tuple[type, ...] = (str,)
-
-
 def _default(value: Any) -> Any:
     for tagged in _TAGGED:
         if isinstance(value, tagged.type):
@@ -105,7 +93,7 @@ def _invalid(message: str) -> BadQuery:
 
 def _fits(value: Any, field_type: str) -> bool:
     # Exact type checks: bool is an int and datetime is a date, but neither may stand for the other.
-    return value is None or type(value) in CURSOR_TYPES.get(field_type, TEXT_CURSOR_TYPES)
+    return value is None or type(value) in type_of(field_type).cursor_types
 
 
 def decode_cursor(token: str, spec: TableSpec, sort: Sequence[SortKey]) -> tuple[Any, ...]:

@@ -17,17 +17,11 @@ import frictionless
 import orjson
 
 from api.errors import BadQuery, NotFound, ParamError, quoted
+from api.fieldtypes import JSON_TYPES, SORTABLE_TYPES, type_of
 from api.model import FieldSpec, TableSpec
 from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor
 from api.query.decode import Undecodable, load_json, stored_or_problem, text_problem, whole_number
-from api.query.operators import (
-    CONTROLS,
-    OPERATORS,
-    SORTABLE_TYPES,
-    STRUCTURED_TYPES,
-    Operator,
-    operators_for,
-)
+from api.query.operators import CONTROLS, OPERATORS, Operator, operators_for
 
 
 @dataclass(frozen=True)
@@ -68,19 +62,6 @@ FLAGS: dict[str, bool] = {"1": True, "true": True, "0": False, "false": False}
 COUNT_MODES: dict[str, bool] = {"exact": True, "none": False}
 DELIMITERS: dict[str, str] = {",": ",", ";": ";", "\t": "\t", "\\t": "\t", "tab": "\t"}
 MAX_LIST_VALUES = 1000
-
-# What a valid value of each type looks like, for error messages (default formats only).
-TYPE_HINTS: dict[str, str] = {
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "date": "a date as YYYY-MM-DD",
-    "datetime": "a date and time as YYYY-MM-DDThh:mm:ss, with an optional zone",
-    "time": "a time as hh:mm:ss",
-    "year": "a year as YYYY",
-    "yearmonth": "a month as YYYY-MM",
-    "duration": "an ISO 8601 duration such as P1D",
-}
 
 
 class _Problem(Exception):
@@ -157,7 +138,7 @@ class _Reader:
             if field.format and field.format != "default":
                 expected = f"a {field.type} in format {quoted(field.format)}"
             else:
-                expected = TYPE_HINTS.get(field.type, f"a valid {field.type}")
+                expected = type_of(field.type).hint
             raise _Problem(
                 "invalid-value",
                 f"{quoted(text)} is not a valid value for column {quoted(field.name)}:"
@@ -369,7 +350,7 @@ def _parse_facets(parser: _Parser, values: list[str]) -> tuple[str, ...]:
     facets = []
     for name in dict.fromkeys(parser.names("_facet", values)):
         field_type = parser.field(name).type
-        if field_type in STRUCTURED_TYPES:
+        if field_type in JSON_TYPES:
             parser.record(
                 "_facet",
                 _Problem(

@@ -14,18 +14,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from api.fieldtypes import ALL_TYPES, ORDERED_TYPES, SCALAR_TYPES, TEXT_TYPES
+
 ValueKind = Literal["single", "list", "range", "flag", "text"]
 Clause = Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]
-
-STRUCTURED_TYPES = frozenset({"geopoint", "geojson", "object", "array", "list"})
-SCALAR_TYPES = frozenset(
-    {"string", "number", "integer", "boolean", "date", "datetime", "time", "year", "yearmonth"}
-    | {"duration", "any"}
-)
-ALL_TYPES = SCALAR_TYPES | STRUCTURED_TYPES
-ORDERED_TYPES = SCALAR_TYPES - {"boolean", "duration", "any"}
-TEXT_TYPES = frozenset({"string", "any"})
-SORTABLE_TYPES = SCALAR_TYPES
 
 
 class localized(FunctionElement[str]):  # noqa: N801 - reads like the SQL it stands for

@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from api.model import DEFAULT_FORMATS, FieldSpec
+from api.fieldtypes import type_of
+from api.model import FieldSpec
 
 MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
@@ -71,35 +72,9 @@ def iter_csv(
 Encoder = Callable[[Any], Any]
 
 
-def _strftime(pattern: str) -> Encoder:
-    return lambda value: value.strftime(pattern)
-
-
-def _geopoint(layout: str | None) -> Encoder:
-    if layout == "array":
-        return lambda point: orjson.dumps(list(point)).decode()
-    if layout == "object":
-        return lambda point: orjson.dumps({"lon": point[0], "lat": point[1]}).decode()
-    return lambda point: f"{point[0]}, {point[1]}"
-
-
-def _list(delimiter: str) -> Encoder:
-    return lambda items: delimiter.join(str(csv_cell(item)) for item in items)
-
-
 def csv_encoder(spec: FieldSpec) -> Encoder:
     """How a typed value of this field is written so that its own schema reads it back."""
-    if spec.type == "boolean":
-        true = str((spec.descriptor.get("trueValues") or ["true"])[0])
-        false = str((spec.descriptor.get("falseValues") or ["false"])[0])
-        return lambda value: true if value else false
-    if spec.type in ("date", "datetime", "time") and spec.format not in DEFAULT_FORMATS:
-        return _strftime(str(spec.format))
-    if spec.type == "geopoint":
-        return _geopoint(spec.format)
-    if spec.type == "list":
-        return _list(str(spec.descriptor.get("delimiter", ",")))
-    return csv_cell
+    return type_of(spec.type).csv(spec, csv_cell)
 
 
 def iter_stored_csv(

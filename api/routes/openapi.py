@@ -9,28 +9,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.db.releases import Catalog
+from api.fieldtypes import type_of
 from api.model import FieldSpec, TableSpec
 from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
 from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
 
-# Table Schema type -> JSON Schema of one value.
-JSON_SCHEMA_TYPES: dict[str, dict[str, Any]] = {
-    "string": {"type": "string"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "time": {"type": "string", "format": "time"},
-    "year": {"type": "integer"},
-    "yearmonth": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
-    "duration": {"type": "string", "format": "duration"},
-    "geopoint": {"type": "array", "items": {"type": "number"}},
-    "geojson": {"type": "object"},
-    "object": {"type": "object"},
-    "array": {"type": "array"},
-    "list": {"type": "array"},
-}
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -71,7 +54,7 @@ def _camel(text: str) -> str:
 
 def value_schema(field: FieldSpec) -> dict[str, Any]:
     """JSON Schema of one stored value of a field (nullable unless required)."""
-    schema = dict(JSON_SCHEMA_TYPES.get(field.type, {}))
+    schema = dict(type_of(field.type).json_schema)
     if field.enum is not None:
         schema["enum"] = field.enum
     for key, target in (
@@ -141,7 +124,7 @@ def _filter_parameters(field: FieldSpec) -> list[dict[str, Any]]:
 
 
 def _scalar(field: FieldSpec) -> dict[str, Any]:
-    schema = dict(JSON_SCHEMA_TYPES.get(field.type, {"type": "string"}))
+    schema = dict(type_of(field.type).json_schema or {"type": "string"})  # a value as text
     if field.enum is not None:
         schema["enum"] = field.enum
     return schema
