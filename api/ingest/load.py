@@ -32,6 +32,7 @@ from api.errors import PackageInvalid, ReleaseConflict
 from api.ingest.catalog import self_contained
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
+from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
     CHUNK_BYTES,
@@ -214,6 +215,16 @@ class ReleaseLoader:
     def _load_rows(self, ref: ReleaseRef, descriptor_bytes: bytes, content_hash: str) -> int:
         started = time.perf_counter()
         descriptor = orjson.loads(descriptor_bytes)
+        # Checked again where the files are opened: a symlink swapped in since validation.
+        outside = [
+            str(error.note)
+            for resource in descriptor.get("resources", [])
+            for error in resource_path_errors(
+                resource, ref.path, f"resource {resource.get('name')!r}"
+            )
+        ]
+        if outside:
+            raise FastPathRefused("; ".join(outside))
         package = frictionless.Package(str(ref.path / "datapackage.json"))
         semver = parse_semver(ref.version)
         if semver is None:
