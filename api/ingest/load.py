@@ -144,7 +144,7 @@ class ReleaseLoader:
         self.engine = engine
         self.batch_size = batch_size
         self.console = console or Console(stderr=True)
-        self.quiet = quiet or not self.console.is_terminal
+        self.quiet = quiet
         with engine.begin() as connection:
             create_registry(connection)
 
@@ -311,7 +311,7 @@ class ReleaseLoader:
         batches = stored_batches(resource, path, batch_size=self.batch_size, binders=binders)
         rows = 0
         label = f"{ref.package} {ref.version} {resource.name}"
-        with _cycle_collector_paused(), self._progress(label) as (progress, bar):
+        with _cycle_collector_paused(), self._progress(label) as advance:
             integrity_error = connection.dialect.loaded_dbapi.IntegrityError
             for batch in batches:
                 try:
@@ -319,8 +319,7 @@ class ReleaseLoader:
                 except integrity_error as exc:
                     raise FastPathRefused(f"{resource.name}: {exc}") from exc
                 rows += len(batch)
-                if progress is not None:
-                    progress.update(bar, advance=len(batch))
+                advance(len(batch))
         for index, column in enumerate(index_columns(schema)):
             sa.Index(f"ix_{table_name}_{index}", table.c[column]).create(connection)
         # Statistics for the planner: without them SQLite picks the index of an equality filter
