@@ -126,6 +126,13 @@ def test_symlink_that_stays_in_the_release_is_followed(tmp_path: Path) -> None:
     assert validate_descriptor(release).valid
 
 
+def test_release_folder_that_is_a_symlink_is_read_where_it_points(tmp_path: Path) -> None:
+    elsewhere = write_release(tmp_path / "disk", "pkg", "1.0.0", {"items": (SCHEMA, GOOD_CSV)})
+    (tmp_path / "datasets" / "pkg").mkdir(parents=True)
+    (tmp_path / "datasets" / "pkg" / "1.0.0").symlink_to(elsewhere, target_is_directory=True)
+    assert validate_release(tmp_path / "datasets" / "pkg" / "1.0.0").valid
+
+
 async def _pinned_pages(url: str, datasets: Path) -> dict[str, tuple[int, bytes]]:
     app_ = create_app(Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets))
     transport = httpx.ASGITransport(app=app_)
