@@ -72,6 +72,12 @@ def _url(scheme: str) -> Breakage:
     return breakage
 
 
+def _symlink_loop(release: Path, _resource: dict[str, Any], _outside: Path) -> None:
+    (release / "data" / "items.csv").unlink()
+    (release / "data" / "items.csv").symlink_to("loop.csv")
+    (release / "data" / "loop.csv").symlink_to("items.csv")
+
+
 OUTSIDE_CASES: dict[str, Breakage] = {
     "symlinked-file": _point_file_outside,
     "symlinked-data-dir": _point_data_dir_outside,
@@ -79,6 +85,7 @@ OUTSIDE_CASES: dict[str, Breakage] = {
     "dot-dot-path": _dot_dot_path,
     "dot-dot-inside-path": _hidden_dot_dot,
     "schema-outside": _schema_outside,
+    "symlink-loop": _symlink_loop,
     "http-url": _url("http"),
     "https-url": _url("https"),
     "ftp-url": _url("ftp"),

@@ -48,8 +48,10 @@ def path_problem(release: Path, reference: str) -> str | None:
         return f'"{reference}" is an absolute path; name it relative to the release folder'
     if ".." in pure.parts:
         return f'"{reference}" has a ".." segment; name it inside the release folder'
-    root = release.resolve()
-    target = (release / reference).resolve()
+    try:
+        root, target = release.resolve(), (release / reference).resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+        return f'"{reference}" cannot be resolved (a symlink loop?)'
     if not target.is_relative_to(root):
         return f'"{reference}" resolves to {target}, outside the release folder (a symlink)'
     return None
