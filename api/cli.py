@@ -86,7 +86,7 @@ def _print_outcome(console: Console, ref: ReleaseRef, outcome: ValidationOutcome
 def validate(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Package folders, release folders or datapackage.json files."),
+        typer.Argument(help="Datasets, package or release folders, or datapackage.json files."),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the full frictionless reports as JSON.")
@@ -169,7 +169,7 @@ def catalog(
 def load(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Package or release folders (default: every release)."),
+        typer.Argument(help="Datasets, package or release folders (default: every release)."),
     ] = None,
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="Database URL (default: settings).")

@@ -44,38 +44,55 @@ def _sort_key(ref: ReleaseRef) -> tuple[str, int, SemVer | None, str]:
     return (ref.package, 0 if parsed is None else 1, parsed, str(ref.path))
 
 
-def _releases_of_package(folder: Path) -> Iterable[ReleaseRef]:
-    for child in folder.iterdir():
-        if child.is_dir() and is_semver(child.name):
-            yield ReleaseRef(package=folder.name, version=child.name, path=child)
+def _releases_of_package(folder: Path) -> list[ReleaseRef]:
+    return [
+        ReleaseRef(package=folder.name, version=child.name, path=child)
+        for child in folder.iterdir()
+        if child.is_dir() and is_semver(child.name)
+    ]
 
 
-def _releases_at(path: Path) -> Iterable[ReleaseRef]:
+def _releases_of_datasets(folder: Path) -> list[ReleaseRef]:
+    return [
+        ref
+        for package in folder.iterdir()
+        if package.is_dir() and not package.name.startswith(".")
+        for ref in _releases_of_package(package)
+    ]
+
+
+def _releases_at(path: Path) -> list[ReleaseRef]:
+    """The releases a path names: a release folder or its descriptor, a package, a datasets root."""
     if path.name == DESCRIPTOR_NAME:
         release = path.parent
-        yield ReleaseRef(package=release.parent.name, version=release.name, path=release)
-    elif (path / DESCRIPTOR_NAME).is_file() or (is_semver(path.name) and not path.is_file()):
-        yield ReleaseRef(package=path.parent.name, version=path.name, path=path)
-    elif path.is_dir():
-        yield from _releases_of_package(path)
-    else:
+        return [ReleaseRef(package=release.parent.name, version=release.name, path=release)]
+    if (path / DESCRIPTOR_NAME).is_file() or (is_semver(path.name) and not path.is_file()):
+        return [ReleaseRef(package=path.parent.name, version=path.name, path=path)]
+    if not path.is_dir():
         raise FileNotFoundError(f"{path} is neither a package folder nor a release folder")
+    found = _releases_of_package(path) or _releases_of_datasets(path)
+    if not found:
+        raise FileNotFoundError(
+            f"{path} holds no release: it is neither a release folder (with {DESCRIPTOR_NAME}),"
+            " a package folder (with <version>/ sub-folders) nor a datasets folder"
+            " (with <package>/<version>/ sub-folders)"
+        )
+    return found
 
 
 def find_releases(datasets_dir: Path, paths: Sequence[Path] = ()) -> list[ReleaseRef]:
     """List releases under `datasets_dir`, or those named by `paths`, by package then SemVer.
 
-    :param paths: package folders, release folders or `datapackage.json` files; when given,
-        `datasets_dir` is not scanned.
+    :param paths: datasets folders, package folders, release folders or `datapackage.json`
+        files; when given, `datasets_dir` is not scanned. A path that holds no release raises
+        FileNotFoundError.
     """
     found: set[ReleaseRef] = set()
     if paths:
         for path in paths:
             found.update(_releases_at(path.absolute()))
     elif datasets_dir.is_dir():
-        for folder in datasets_dir.iterdir():
-            if folder.is_dir() and not folder.name.startswith("."):
-                found.update(_releases_of_package(folder))
+        found.update(_releases_of_datasets(datasets_dir))
     return sorted(found, key=_sort_key)
 
 

@@ -33,6 +33,7 @@ from api.fieldtypes import JSON_TYPES
 from api.ingest.catalog import self_contained
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
+from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
     CHUNK_BYTES,
@@ -143,7 +144,7 @@ class ReleaseLoader:
         self.engine = engine
         self.batch_size = batch_size
         self.console = console or Console(stderr=True)
-        self.quiet = quiet or not self.console.is_terminal
+        self.quiet = quiet
         with engine.begin() as connection:
             create_registry(connection)
 
@@ -214,6 +215,16 @@ class ReleaseLoader:
     def _load_rows(self, ref: ReleaseRef, descriptor_bytes: bytes, content_hash: str) -> int:
         started = time.perf_counter()
         descriptor = orjson.loads(descriptor_bytes)
+        # Checked again where the files are opened: a symlink swapped in since validation.
+        outside = [
+            str(error.note)
+            for resource in descriptor.get("resources", [])
+            for error in resource_path_errors(
+                resource, ref.path, f"resource {resource.get('name')!r}"
+            )
+        ]
+        if outside:
+            raise FastPathRefused("; ".join(outside))
         package = frictionless.Package(str(ref.path / "datapackage.json"))
         semver = parse_semver(ref.version)
         if semver is None:
@@ -300,7 +311,7 @@ class ReleaseLoader:
         batches = stored_batches(resource, path, batch_size=self.batch_size, binders=binders)
         rows = 0
         label = f"{ref.package} {ref.version} {resource.name}"
-        with _cycle_collector_paused(), self._progress(label) as (progress, bar):
+        with _cycle_collector_paused(), self._progress(label) as advance:
             integrity_error = connection.dialect.loaded_dbapi.IntegrityError
             for batch in batches:
                 try:
@@ -308,8 +319,7 @@ class ReleaseLoader:
                 except integrity_error as exc:
                     raise FastPathRefused(f"{resource.name}: {exc}") from exc
                 rows += len(batch)
-                if progress is not None:
-                    progress.update(bar, advance=len(batch))
+                advance(len(batch))
         for index, column in enumerate(index_columns(schema)):
             sa.Index(f"ix_{table_name}_{index}", table.c[column]).create(connection)
         # Statistics for the planner: without them SQLite picks the index of an equality filter

@@ -18,6 +18,7 @@ import attrs
 from frictionless import Error, FrictionlessException, Package, Report, errors
 
 from .discover import DESCRIPTOR_NAME, is_semver
+from .paths import ResourcePathError, descriptor_path_error, path_problem, resource_path_errors
 
 FIELD_NAME = re.compile(r"^[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*$")
 """Letters and digits, single underscores between them: `col__op` and `_control` stay free."""
@@ -137,8 +138,8 @@ def _is_local_relative(value: str) -> bool:
 
 def _schema_of(resource: Descriptor, release: Path) -> Descriptor | None:
     schema = resource.get("schema")
-    if isinstance(schema, str) and _is_local_relative(schema):
-        schema = _read_json(release / schema)
+    if isinstance(schema, str):
+        schema = _read_json(release / schema) if path_problem(release, schema) is None else None
     return schema if isinstance(schema, Mapping) else None
 
 
@@ -192,10 +193,12 @@ def _check_resources(descriptor: Descriptor, release: Path) -> Iterable[Error]:
         label = f'resource "{name}"' if isinstance(name, str) else f"resource {index}"
         if isinstance(name, str) and not RESOURCE_NAME.match(name):
             yield ResourceNameError(note=f'"{name}" does not match {RESOURCE_NAME.pattern}')
+        outside = resource_path_errors(resource, release, label)
+        yield from outside
         if "path" in resource:
             yield from _check_integrity(resource, label)
-        if not _is_table(resource):
-            continue
+        if outside or not _is_table(resource):
+            continue  # a schema out of the release is not read
         schema = _schema_of(resource, release)
         if schema is None or not schema.get("primaryKey"):
             yield PrimaryKeyMissingError(note=f'{label} declares no "primaryKey"')
@@ -264,9 +267,23 @@ def _open_package(descriptor_path: Path) -> Package | Report:
     return package
 
 
+def _refused_unread(descriptor_path: Path) -> ValidationOutcome | None:
+    """The verdict, when a file reference leaves the release: then frictionless reads nothing."""
+    outside = descriptor_path_error(descriptor_path)
+    if outside is not None:
+        return _with_extra_errors(Report.from_validation(), [outside])
+    rules = _rules_for(descriptor_path)
+    if not any(isinstance(error, ResourcePathError) for error in rules):
+        return None
+    return _with_extra_errors(Report.from_validation(), rules)
+
+
 def validate_release(path: Path) -> ValidationOutcome:
     """Validate a release folder (or its `datapackage.json`): descriptor, data, hashes, rules."""
     descriptor_path = descriptor_path_of(path)
+    refused = _refused_unread(descriptor_path)
+    if refused is not None:
+        return refused
     opened = _open_package(descriptor_path)
     try:
         report = opened if isinstance(opened, Report) else opened.validate()
@@ -296,6 +313,9 @@ def _file_errors(descriptor_path: Path) -> list[Error]:
 def validate_descriptor(path: Path) -> ValidationOutcome:
     """Check the descriptor, its schemas, the project rules and file sizes; read no rows."""
     descriptor_path = descriptor_path_of(path)
+    refused = _refused_unread(descriptor_path)
+    if refused is not None:
+        return refused
     report = Package.validate_descriptor(str(descriptor_path))
     extra = _rules_for(descriptor_path)
     if report.valid:
