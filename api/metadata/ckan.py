@@ -97,7 +97,7 @@ def _organization(facts: PackageFacts, *, links: Links, created: str) -> dict[st
         return None
     name = ckan_name(facts.publisher.name)
     return {
-        "id": _id(links.base_url, "organization", name),
+        "id": _id(links.ckan_object("organization", name)),
         "name": name,
         "title": facts.publisher.name,
         "type": "organization",
@@ -230,7 +230,7 @@ def package_dict(releases: Sequence[ReleaseInfo], *, links: Links) -> dict[str, 
         "organization": organization,
         "tags": [
             {
-                "id": _id(links.base_url, "tag", tag),
+                "id": _id(links.ckan_object("tag", tag)),
                 "name": tag,
                 "display_name": tag,
                 "state": "active",

@@ -155,6 +155,13 @@ class Links:
         """The DCAT-US 1.1 ``data.json`` catalog."""
         return f"{self.base_url}/data.json"
 
+    def ckan_object(self, kind: str, name: str) -> str:
+        """The name a CKAN organization or tag is known by under this base (the seed of its id).
+
+        Not quoted, and not a link: CKAN ids are UUIDs derived from it, kept as they were.
+        """
+        return "/".join((self.base_url, kind, name))
+
     def ckan_help(self, action: str) -> str:
         """The ``help`` link CKAN puts in every action envelope."""
         return _with_query(f"{self.base_url}/api/3/action/help_show", [("name", action)])
