@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from api.config import Settings
 from api.db.releases import Catalog, LoadedRelease, Snapshot
+from api.metadata.urls import Links
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -34,9 +35,21 @@ async def get_engine(request: Request) -> sa.Engine:
     return engine
 
 
+def links_for(request: Request) -> Links:
+    """The URL map of a request: the one place a request's links are bound to a base URL."""
+    settings: Settings = request.app.state.settings
+    return Links(settings.base_url)
+
+
+async def get_links(request: Request) -> Links:
+    """The links of this request, absolute under its base URL."""
+    return links_for(request)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 EngineDep = Annotated[sa.Engine, Depends(get_engine)]
+LinksDep = Annotated[Links, Depends(get_links)]
 
 
 async def get_snapshot(catalog: CatalogDep) -> Snapshot:
@@ -63,17 +76,18 @@ class Serving:
     engine: sa.Engine
     catalog: Catalog
     snapshot: Snapshot
+    links: Links
 
 
 async def get_serving(request: Request) -> Serving:
-    """Settings, engine, catalog and its current snapshot in one step.
+    """Settings, engine, catalog, its current snapshot and the links in one step.
 
     The rows routes are the hot path: FastAPI's cost grows with each dependency it solves, and
-    this one replaces four.
+    this one replaces five.
     """
     state = request.app.state
     catalog: Catalog = state.catalog
-    return Serving(state.settings, state.engine, catalog, catalog.snapshot())
+    return Serving(state.settings, state.engine, catalog, catalog.snapshot(), links_for(request))
 
 
 ServingDep = Annotated[Serving, Depends(get_serving)]

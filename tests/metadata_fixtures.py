@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from api.metadata.urls import Links
 from api.model import ReleaseInfo, ResourceInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ FLAGSHIP = "cambodia-scam-crackdown"
 FLAGSHIP_DIR = ROOT / "datasets" / FLAGSHIP
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 BASE = "https://data.example.org"
+LINKS = Links(BASE)
 
 EU = "http://publications.europa.eu/resource/authority/"
 HASH_A = "a" * 64

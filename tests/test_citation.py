@@ -14,7 +14,7 @@ import yaml
 from api.errors import BadQuery
 from api.metadata.citation import FORMATS, render_citation
 from tests.conformance import CFF_SCHEMA, CSL_ITEM_SCHEMA
-from tests.metadata_fixtures import BASE, demo, flagship, minimal
+from tests.metadata_fixtures import BASE, LINKS, demo, flagship, minimal
 
 DEMO_URL = f"{BASE}/v1/datasets/demo-series/2.0.0/datapackage.json"
 MINIMAL_URL = f"{BASE}/v1/datasets/minimal-package/0.1.0/datapackage.json"
@@ -38,11 +38,11 @@ def test_registry_media_types() -> None:
                 f" {MINIMAL_URL}"),
 ])
 def test_apa(case: str, expected: str) -> None:
-    assert render_citation(RELEASES[case], "apa", base_url=BASE) == expected
+    assert render_citation(RELEASES[case], "apa", links=LINKS) == expected
 
 
 def test_apa_flagship_names_the_release() -> None:
-    text = render_citation(RELEASES["flagship"], "apa", base_url=BASE)
+    text = render_citation(RELEASES["flagship"], "apa", links=LINKS)
     version = RELEASES["flagship"].version
     assert re.fullmatch(rf".+\. \(\d{{4}}\)\. \*.+\* \(Version {re.escape(version)}\) "
                         rf"\[Data set\]\.( .+\.)? https://\S+/{re.escape(version)}/"
@@ -65,7 +65,7 @@ def test_apa_flagship_names_the_release() -> None:
     }),
 ])
 def test_bibtex_parses_to_one_entry(case: str, entry: dict[str, str]) -> None:
-    database = bibtexparser.loads(render_citation(RELEASES[case], "bibtex", base_url=BASE))
+    database = bibtexparser.loads(render_citation(RELEASES[case], "bibtex", links=LINKS))
     assert database.entries == [entry]
 
 
@@ -83,20 +83,20 @@ def test_bibtex_parses_to_one_entry(case: str, entry: dict[str, str]) -> None:
     }),
 ])
 def test_ris_parses_to_one_record(case: str, record: dict[str, object]) -> None:
-    text = render_citation(RELEASES[case], "ris", base_url=BASE)
+    text = render_citation(RELEASES[case], "ris", links=LINKS)
     assert rispy.loads(text) == [record]
     assert text.endswith("ER  - \r\n") and "\n" not in text.replace("\r\n", "")
 
 
 @pytest.mark.parametrize("case", sorted(RELEASES))
 def test_csl_json_follows_the_csl_data_rules(case: str) -> None:
-    items = json.loads(render_citation(RELEASES[case], "csl-json", base_url=BASE))
+    items = json.loads(render_citation(RELEASES[case], "csl-json", links=LINKS))
     assert list(jsonschema.Draft7Validator(CSL_ITEM_SCHEMA).iter_errors(items)) == []
     assert len(items) == 1
 
 
 def test_csl_json_whole_body() -> None:
-    assert json.loads(render_citation(RELEASES["demo"], "csl-json", base_url=BASE)) == [{
+    assert json.loads(render_citation(RELEASES["demo"], "csl-json", links=LINKS)) == [{
         "id": "demo-series-2.0.0", "type": "dataset", "title": "Demo series & friends",
         "version": "2.0.0", "issued": {"date-parts": [[2025, 12, 1]]},
         "publisher": "Example Data Desk", "URL": DEMO_URL,
@@ -108,12 +108,12 @@ def test_csl_json_whole_body() -> None:
 
 @pytest.mark.parametrize("case", sorted(RELEASES))
 def test_cff_follows_the_cff_1_2_0_rules(case: str) -> None:
-    document = yaml.safe_load(render_citation(RELEASES[case], "cff", base_url=BASE))
+    document = yaml.safe_load(render_citation(RELEASES[case], "cff", links=LINKS))
     assert list(jsonschema.Draft7Validator(CFF_SCHEMA).iter_errors(document)) == []
 
 
 def test_cff_whole_body() -> None:
-    assert yaml.safe_load(render_citation(RELEASES["demo"], "cff", base_url=BASE)) == {
+    assert yaml.safe_load(render_citation(RELEASES["demo"], "cff", links=LINKS)) == {
         "cff-version": "1.2.0",
         "message": "If you use this dataset, please cite it using these metadata.",
         "type": "dataset", "title": "Demo series & friends", "version": "2.0.0",
@@ -131,7 +131,7 @@ def test_cff_whole_body() -> None:
 
 
 def test_cff_credits_the_host_when_nobody_is_named() -> None:
-    document = yaml.safe_load(render_citation(RELEASES["minimal"], "cff", base_url=BASE))
+    document = yaml.safe_load(render_citation(RELEASES["minimal"], "cff", links=LINKS))
     assert document["authors"] == [{"name": "data.example.org", "website": f"{BASE}/"}]
     assert "license" not in document
 
@@ -139,7 +139,7 @@ def test_cff_credits_the_host_when_nobody_is_named() -> None:
 @pytest.mark.parametrize("fmt", ["mla", "", "BIBTEX"])
 def test_unknown_format_is_a_bad_query(fmt: str) -> None:
     with pytest.raises(BadQuery) as caught:
-        render_citation(RELEASES["demo"], fmt, base_url=BASE)
+        render_citation(RELEASES["demo"], fmt, links=LINKS)
     assert caught.value.details == {"errors": [{
         "param": "format", "code": "invalid-control",
         "message": f"unknown citation format {fmt!r}; expected one of apa, bibtex, ris, "

@@ -21,7 +21,7 @@ from api.metadata.ckan import (
 )
 from api.metadata.ckan_search import _solr_date, search_packages
 from api.metadata.vocab import resolve_licence
-from tests.metadata_fixtures import BASE, demo, flagship, minimal
+from tests.metadata_fixtures import BASE, LINKS, demo, flagship, minimal
 
 NOW = datetime(2025, 12, 2, 8, 0)
 ALL = ["cambodia-scam-crackdown", "demo-series", "minimal-package"]
@@ -33,7 +33,7 @@ def _uuid(*parts: str) -> str:
 
 @pytest.fixture(scope="module")
 def dicts() -> list[dict]:
-    return [package_dict(r, base_url=BASE) for r in (flagship(), demo(), minimal())]
+    return [package_dict(r, links=LINKS) for r in (flagship(), demo(), minimal())]
 
 
 def test_minimal_package_whole_body() -> None:
@@ -46,7 +46,7 @@ def test_minimal_package_whole_body() -> None:
         "datastore_active": False, "url_type": None, "resource_type": None, "cache_url": None,
         "cache_last_updated": None,
     }
-    assert package_dict(minimal(), base_url=BASE) == {
+    assert package_dict(minimal(), links=LINKS) == {
         "id": package_id,
         "name": "minimal-package",
         "title": "minimal-package",
@@ -283,11 +283,11 @@ def test_package_list_and_lookup(dicts: list[dict]) -> None:
 
 
 def test_envelopes() -> None:
-    assert envelope("package_list", ["a"], base_url=BASE) == {
+    assert envelope("package_list", ["a"], links=LINKS) == {
         "help": f"{BASE}/api/3/action/help_show?name=package_list", "success": True,
         "result": ["a"],
     }
-    assert error_envelope("package_show", CkanNotFound().error, base_url=BASE) == {
+    assert error_envelope("package_show", CkanNotFound().error, links=LINKS) == {
         "help": f"{BASE}/api/3/action/help_show?name=package_show", "success": False,
         "error": {"__type": "Not Found Error", "message": "Not found"},
     }

@@ -8,11 +8,11 @@ import pytest
 
 from api.metadata.datajson import build_data_json, dataset_entry
 from tests.conformance import NF_CATALOG_REFS, dcat_us_validator, schema_errors
-from tests.metadata_fixtures import BASE, demo, flagship, minimal
+from tests.metadata_fixtures import BASE, LINKS, demo, flagship, minimal
 
 
 def _catalog() -> dict[str, Any]:
-    return build_data_json([flagship(), demo(), minimal()], base_url=BASE)
+    return build_data_json([flagship(), demo(), minimal()], links=LINKS)
 
 
 def test_catalog_is_valid_against_the_non_federal_catalog_schema() -> None:
@@ -24,7 +24,7 @@ def test_catalog_is_valid_against_the_non_federal_catalog_schema() -> None:
                          ids=["flagship", "demo", "minimal"])
 def test_each_dataset_is_valid_against_the_non_federal_dataset_schema(releases) -> None:
     validator = dcat_us_validator("nf-dataset-non-federal.json", refs={})
-    assert schema_errors(validator, dataset_entry(releases, base_url=BASE)) == []
+    assert schema_errors(validator, dataset_entry(releases, links=LINKS)) == []
 
 
 @pytest.mark.parametrize("releases", [flagship(), demo()], ids=["flagship", "demo"])
@@ -35,7 +35,7 @@ def test_federal_schema_misses_only_the_us_budget_codes(releases) -> None:
         for name in ("distribution.json", "organization.json", "vcard.json")
     }
     validator = dcat_us_validator("dcat-us-1.1-dataset.json", refs=refs)
-    assert schema_errors(validator, dataset_entry(releases, base_url=BASE)) == [
+    assert schema_errors(validator, dataset_entry(releases, links=LINKS)) == [
         "[]: 'bureauCode' is a required property",
         "[]: 'programCode' is a required property",
     ]
@@ -58,7 +58,7 @@ def test_catalog_envelope() -> None:
 
 def test_demo_entry_whole_body() -> None:
     release = f"{BASE}/v1/datasets/demo-series/2.0.0"
-    assert dataset_entry(demo(), base_url=BASE) == {
+    assert dataset_entry(demo(), links=LINKS) == {
         "@type": "dcat:Dataset",
         "title": "Demo series & friends",
         "description": "Monthly counts used to test metadata.",
@@ -97,7 +97,7 @@ def test_demo_entry_whole_body() -> None:
 
 
 def test_minimal_entry_falls_back_to_the_host() -> None:
-    entry = dataset_entry(minimal(), base_url=BASE)
+    entry = dataset_entry(minimal(), links=LINKS)
     assert entry["publisher"] == {"@type": "org:Organization", "name": "data.example.org"}
     assert entry["contactPoint"] == {"@type": "vcard:Contact", "fn": "data.example.org"}
     assert entry["issued"] == "2025-09-01"
@@ -113,6 +113,6 @@ def test_minimal_entry_falls_back_to_the_host() -> None:
 ])
 def test_catalog_schema_follows_its_dataset_ref(drop: str, error: str) -> None:
     validator = dcat_us_validator("nf-catalog.json", refs=NF_CATALOG_REFS)
-    body = build_data_json([demo()], base_url=BASE)
+    body = build_data_json([demo()], links=LINKS)
     del body["dataset"][0][drop]
     assert schema_errors(validator, body) == [error]

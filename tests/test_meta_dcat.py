@@ -25,7 +25,7 @@ from api.metadata.dcat import (
 from api.metadata.dcat_paging import select_page
 from api.metadata.vocab import DCAT, DCT, FOAF, HYDRA, SKOS, SPDX, vocabulary_graph
 from tests.conformance import DCAT_SHAPES, SH, failed_paths, shacl_validate
-from tests.metadata_fixtures import BASE, demo, flagship, minimal
+from tests.metadata_fixtures import BASE, LINKS, demo, flagship, minimal
 
 EU = "http://publications.europa.eu/resource/authority/"
 DEMO = URIRef(f"{BASE}/v1/datasets/demo-series")
@@ -33,7 +33,7 @@ RELEASE = f"{BASE}/v1/datasets/demo-series"
 
 
 def _catalog(**kwargs: object) -> Graph:
-    return build_catalog_graph([flagship(), demo(), minimal()], base_url=BASE, **kwargs)
+    return build_catalog_graph([flagship(), demo(), minimal()], links=LINKS, **kwargs)
 
 
 def test_catalog_conforms_with_vocabulary_graph_merged() -> None:
@@ -109,7 +109,7 @@ def test_dropping_a_mandatory_property_breaks_conformance(case, subject, prop) -
 
 
 def test_dataset_describes_the_latest_release() -> None:
-    graph = dataset_graph(demo(), base_url=BASE, with_vocabulary=False)
+    graph = dataset_graph(demo(), links=LINKS, with_vocabulary=False)
     values = {(p, o) for p, o in graph.predicate_objects(DEMO) if not isinstance(o, BNode)}
     distributions = {URIRef(f"{RELEASE}/2.0.0#{name}")
                      for name in ("counts-csv", "counts-json", "zip")}
@@ -159,7 +159,7 @@ def test_dataset_describes_the_latest_release() -> None:
 
 
 def test_csv_distribution_is_the_published_file() -> None:
-    graph = dataset_graph(demo(), base_url=BASE, with_vocabulary=False)
+    graph = dataset_graph(demo(), links=LINKS, with_vocabulary=False)
     node = URIRef(f"{RELEASE}/2.0.0#counts-csv")
     url = URIRef(f"{RELEASE}/2.0.0/counts.csv")
     values = {(p, o) for p, o in graph.predicate_objects(node) if p != SPDX.checksum}
@@ -187,7 +187,7 @@ def test_csv_distribution_is_the_published_file() -> None:
 
 
 def test_json_distribution_is_an_api_not_a_download() -> None:
-    graph = dataset_graph(demo(), base_url=BASE)
+    graph = dataset_graph(demo(), links=LINKS)
     node = URIRef(f"{RELEASE}/2.0.0#counts-json")
     assert graph.value(node, DCAT.accessURL) == URIRef(f"{RELEASE}/2.0.0/counts.json")
     assert graph.value(node, DCAT.downloadURL) is None
@@ -221,7 +221,7 @@ def test_earlier_releases_are_linked_not_separate_datasets() -> None:
 
 
 def test_minimal_package_falls_back_honestly() -> None:
-    graph = dataset_graph(minimal(), base_url=BASE)
+    graph = dataset_graph(minimal(), links=LINKS)
     dataset = URIRef(f"{BASE}/v1/datasets/minimal-package")
     assert graph.value(dataset, DCT["title"]) == Literal("minimal-package")
     assert graph.value(dataset, DCT.description) == Literal(
@@ -242,7 +242,7 @@ def test_minimal_package_falls_back_honestly() -> None:
     ([minimal()], "data.example.org"),
 ])
 def test_catalog_publisher(packages, expected) -> None:
-    graph = build_catalog_graph(packages, base_url=BASE)
+    graph = build_catalog_graph(packages, links=LINKS)
     agent = graph.value(CATALOG, DCT.publisher)
     assert graph.value(agent, FOAF.name) == Literal(expected)
 
@@ -337,7 +337,7 @@ def test_filtered_page_links_keep_the_filter_and_format() -> None:
 
 
 def test_caller_paged_input_is_taken_as_is() -> None:
-    graph = build_catalog_graph([demo()], base_url=BASE, page=2, page_size=1, total=3)
+    graph = build_catalog_graph([demo()], links=LINKS, page=2, page_size=1, total=3)
     _, links = _page(graph)
     assert links == {"first": _url(1), "next": _url(3), "previous": _url(1), "last": _url(3)}
     assert set(graph.objects(CATALOG, DCAT.dataset)) == {DEMO}
@@ -358,9 +358,9 @@ def test_bad_paging_is_a_bad_query(page: int, size: int, params: list[str]) -> N
 def test_serialized_bytes_are_the_same_in_every_process() -> None:
     script = (
         "import hashlib\n"
-        "from tests.metadata_fixtures import BASE, demo, flagship, minimal\n"
+        "from tests.metadata_fixtures import BASE, LINKS, demo, flagship, minimal\n"
         "from api.metadata.dcat import build_catalog_graph, serialize_catalog\n"
-        "g = build_catalog_graph([flagship(), demo(), minimal()], base_url=BASE)\n"
+        "g = build_catalog_graph([flagship(), demo(), minimal()], links=LINKS)\n"
         "print([hashlib.sha256(serialize_catalog(g, f)).hexdigest() for f in "
         "('jsonld', 'ttl', 'rdf')])\n"
     )

@@ -11,7 +11,7 @@ from rdflib import RDF, Graph, Literal, URIRef
 
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
 from tests.conformance import SDO, schemaorg_graph
-from tests.metadata_fixtures import BASE, demo, flagship, minimal
+from tests.metadata_fixtures import BASE, LINKS, demo, flagship, minimal
 
 
 def _graph(document: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Graph:
@@ -24,7 +24,7 @@ def _graph(document: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Graph:
 
 @pytest.mark.parametrize("releases", [flagship(), demo()], ids=["flagship", "demo"])
 def test_dataset_triples_a_crawler_needs(releases, monkeypatch) -> None:
-    graph = _graph(dataset_jsonld(releases, base_url=BASE), monkeypatch)
+    graph = _graph(dataset_jsonld(releases, links=LINKS), monkeypatch)
     dataset = URIRef(f"{BASE}/v1/datasets/{releases[-1].package}")
     assert (dataset, RDF.type, SDO.Dataset) in graph
     for prop in (SDO.name, SDO.description, SDO.temporalCoverage, SDO.version):
@@ -50,12 +50,12 @@ def test_dataset_triples_a_crawler_needs(releases, monkeypatch) -> None:
 
 
 def test_flagship_description_fits_search_engine_limits() -> None:
-    assert 50 <= len(dataset_jsonld(flagship(), base_url=BASE)["description"]) <= 5000
+    assert 50 <= len(dataset_jsonld(flagship(), links=LINKS)["description"]) <= 5000
 
 
 def test_demo_dataset_whole_body() -> None:
     release = f"{BASE}/v1/datasets/demo-series/2.0.0"
-    assert dataset_jsonld(demo(), base_url=BASE) == {
+    assert dataset_jsonld(demo(), links=LINKS) == {
         "@context": "https://schema.org/",
         "@type": "Dataset",
         "@id": f"{BASE}/v1/datasets/demo-series",
@@ -110,7 +110,7 @@ def test_demo_dataset_whole_body() -> None:
 
 
 def test_minimal_dataset_omits_what_is_unknown() -> None:
-    body = dataset_jsonld(minimal(), base_url=BASE)
+    body = dataset_jsonld(minimal(), links=LINKS)
     for absent in ("license", "creator", "publisher", "keywords", "inLanguage",
                    "temporalCoverage", "spatialCoverage", "citation"):
         assert absent not in body
@@ -123,12 +123,12 @@ def test_open_ended_temporal_coverage() -> None:
     descriptor = dict(latest.descriptor)
     descriptor["x-catalog"] = {**descriptor["x-catalog"], "temporal": {"start": "2025-06-27"}}
     changed = replace(latest, descriptor=descriptor)
-    body = dataset_jsonld([*releases[:-1], changed], base_url=BASE)
+    body = dataset_jsonld([*releases[:-1], changed], links=LINKS)
     assert body["temporalCoverage"] == "2025-06-27/.."
 
 
 def test_catalog_whole_body(monkeypatch) -> None:
-    body = catalog_jsonld([demo(), minimal()], base_url=BASE)
+    body = catalog_jsonld([demo(), minimal()], links=LINKS)
     assert body == {
         "@context": "https://schema.org/",
         "@type": "DataCatalog",

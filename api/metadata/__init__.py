@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from api.metadata.urls import host
+from api.metadata.urls import Links
 from api.metadata.vocab import EU, Licence, resolve_licence
 from api.model import ReleaseInfo
 
@@ -138,23 +138,23 @@ def parse_checksum(value: str | None) -> tuple[str, str] | None:
     return (algorithm, digest.lower()) if algorithm else None
 
 
-def host_agent(base_url: str) -> Agent:
-    """The service at `base_url`, named by its host, as a last-resort publisher."""
-    return Agent(name=host(base_url), url=base_url.rstrip("/") + "/")
+def host_agent(links: Links) -> Agent:
+    """The service the links point at, named by its host, as a last-resort publisher."""
+    return Agent(name=links.host, url=links.home())
 
 
-def publisher_or_host(facts: PackageFacts, *, base_url: str) -> Agent:
+def publisher_or_host(facts: PackageFacts, *, links: Links) -> Agent:
     """The declared publisher, else the service that publishes this copy."""
-    return facts.publisher or host_agent(base_url)
+    return facts.publisher or host_agent(links)
 
 
-def contact_or_publisher(facts: PackageFacts, *, base_url: str) -> Agent:
+def contact_or_publisher(facts: PackageFacts, *, links: Links) -> Agent:
     """The declared contact point, else the publisher (declared, else the host)."""
-    return facts.contact or publisher_or_host(facts, base_url=base_url)
+    return facts.contact or publisher_or_host(facts, links=links)
 
 
 def catalog_publisher(
-    info: CatalogInfo, packages: Sequence[PackageFacts], *, base_url: str
+    info: CatalogInfo, packages: Sequence[PackageFacts], *, links: Links
 ) -> Agent:
     """The catalog's publisher: configured, else the one all packages share, else the host."""
     if info.publisher is not None:
@@ -162,7 +162,7 @@ def catalog_publisher(
     named = {facts.publisher for facts in packages if facts.publisher is not None}
     if len(named) == 1 and all(facts.publisher for facts in packages):
         return named.pop()
-    return host_agent(base_url)
+    return host_agent(links)
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.errors import BadQuery, ParamError
-from api.metadata import Agent, PackageFacts, package_facts, publisher_or_host, urls
+from api.metadata import Agent, PackageFacts, package_facts, publisher_or_host
+from api.metadata.urls import Links
 from api.metadata.vocab import NOT_SPECIFIED
 from api.model import ReleaseInfo
 
@@ -261,13 +262,13 @@ FORMATS: dict[str, CitationFormat] = {
 }
 
 
-def citation_for(release: ReleaseInfo, *, base_url: str) -> Citation:
+def citation_for(release: ReleaseInfo, *, links: Links) -> Citation:
     """The facts a citation of `release` is rendered from."""
     facts = package_facts([release])
     return Citation(
         facts=facts,
-        url=urls.descriptor_url(base_url, package=release.package, version=release.version),
-        publisher=publisher_or_host(facts, base_url=base_url),
+        url=links.descriptor(release.package, release.version),
+        publisher=publisher_or_host(facts, links=links),
         key=re.sub(r"[^A-Za-z0-9_.:-]", "-", f"{release.package}-{release.version}"),
     )
 
@@ -289,11 +290,11 @@ def citation_format(fmt: str) -> CitationFormat:
     return found
 
 
-def plain_citation(release: ReleaseInfo, *, base_url: str) -> str:
+def plain_citation(release: ReleaseInfo, *, links: Links) -> str:
     """The APA reference as plain text (no Markdown emphasis): for pages and spreadsheets."""
-    return render_apa(citation_for(release, base_url=base_url), italics="")
+    return render_apa(citation_for(release, links=links), italics="")
 
 
-def render_citation(release: ReleaseInfo, fmt: str, *, base_url: str) -> str:
+def render_citation(release: ReleaseInfo, fmt: str, *, links: Links) -> str:
     """Render a citation of `release` in `fmt` (one of `FORMATS`)."""
-    return citation_format(fmt).render(citation_for(release, base_url=base_url))
+    return citation_format(fmt).render(citation_for(release, links=links))

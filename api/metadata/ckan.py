@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from api.errors import ApiError
-from api.metadata import PackageFacts, iso_z, package_facts, urls, utc
+from api.metadata import PackageFacts, iso_z, package_facts, utc
+from api.metadata.urls import Links
 from api.metadata.vocab import FILE_FORMATS, label
 from api.model import ReleaseInfo
 
@@ -66,14 +67,14 @@ class CkanNotFound(CkanError):
         super().__init__({"__type": "Not Found Error", "message": "Not found"})
 
 
-def envelope(action: str, result: Any, *, base_url: str) -> dict[str, Any]:
+def envelope(action: str, result: Any, *, links: Links) -> dict[str, Any]:
     """A successful action response."""
-    return {"help": urls.ckan_help_url(base_url, action), "success": True, "result": result}
+    return {"help": links.ckan_help(action), "success": True, "result": result}
 
 
-def error_envelope(action: str, error: dict[str, Any], *, base_url: str) -> dict[str, Any]:
+def error_envelope(action: str, error: dict[str, Any], *, links: Links) -> dict[str, Any]:
     """A failed action response (send with the error's status: 404, 409...)."""
-    return {"help": urls.ckan_help_url(base_url, action), "success": False, "error": error}
+    return {"help": links.ckan_help(action), "success": False, "error": error}
 
 
 def ckan_time(moment: datetime) -> str:
@@ -91,12 +92,12 @@ def _id(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
 
 
-def _organization(facts: PackageFacts, *, base_url: str, created: str) -> dict[str, Any] | None:
+def _organization(facts: PackageFacts, *, links: Links, created: str) -> dict[str, Any] | None:
     if facts.publisher is None:
         return None
     name = ckan_name(facts.publisher.name)
     return {
-        "id": _id(base_url, "organization", name),
+        "id": _id(links.ckan_object("organization", name)),
         "name": name,
         "title": facts.publisher.name,
         "type": "organization",
@@ -109,12 +110,12 @@ def _organization(facts: PackageFacts, *, base_url: str, created: str) -> dict[s
     }
 
 
-def _resources(facts: PackageFacts, *, base_url: str, package_id: str) -> list[dict[str, Any]]:
+def _resources(facts: PackageFacts, *, links: Links, package_id: str) -> list[dict[str, Any]]:
     loaded = ckan_time(facts.latest.loaded_at)
     package, version = facts.package, facts.version
     files: list[tuple[str, str, str | None, str, int | None, str]] = [
         (
-            urls.rows_url(base_url, package=package, version=version, resource=r.name),
+            links.rows(package, version, r.name),
             r.title,
             r.description,
             "csv",
@@ -125,7 +126,7 @@ def _resources(facts: PackageFacts, *, base_url: str, package_id: str) -> list[d
     ]
     files.append(
         (
-            urls.zip_url(base_url, package=package, version=version),
+            links.zip(package, version),
             f"{facts.title}, version {version} (ZIP)",
             "Every resource of the release with its datapackage.json.",
             "zip",
@@ -160,14 +161,14 @@ def _resources(facts: PackageFacts, *, base_url: str, package_id: str) -> list[d
     ]
 
 
-def _extras(facts: PackageFacts, *, base_url: str) -> list[dict[str, str]]:
-    iri = urls.dataset_iri(base_url, facts.package)
+def _extras(facts: PackageFacts, *, links: Links) -> list[dict[str, str]]:
+    iri = links.package(facts.package)
     publisher, contact = facts.publisher, facts.contact
     versions = [
         {
             "version": r.version,
             "published": r.published.isoformat() if r.published else None,
-            "datapackage_url": urls.descriptor_url(base_url, package=r.package, version=r.version),
+            "datapackage_url": links.descriptor(r.package, r.version),
         }
         for r in facts.releases
     ]
@@ -176,9 +177,7 @@ def _extras(facts: PackageFacts, *, base_url: str) -> list[dict[str, str]]:
         "identifier": iri,
         "issued": facts.issued.isoformat(),
         "modified": iso_z(facts.modified),
-        "datapackage_url": urls.descriptor_url(
-            base_url, package=facts.package, version=facts.version
-        ),
+        "datapackage_url": links.descriptor(facts.package, facts.version),
         "versions": json.dumps(versions),
         "version_notes": facts.latest.changelog,
         "theme": json.dumps(list(facts.themes)) if facts.themes else None,
@@ -197,14 +196,14 @@ def _extras(facts: PackageFacts, *, base_url: str) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in sorted(values.items()) if value]
 
 
-def package_dict(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str, Any]:
+def package_dict(releases: Sequence[ReleaseInfo], *, links: Links) -> dict[str, Any]:
     """The ``package_show`` result for a package (its latest release)."""
     facts = package_facts(releases)
-    package_id = _id(urls.dataset_iri(base_url, facts.package))
+    package_id = _id(links.package(facts.package))
     created = ckan_time(facts.releases[0].loaded_at)
-    organization = _organization(facts, base_url=base_url, created=created)
+    organization = _organization(facts, links=links, created=created)
     tags = [k for k in facts.keywords if _TAG.match(k)]
-    resources = _resources(facts, base_url=base_url, package_id=package_id)
+    resources = _resources(facts, links=links, package_id=package_id)
     licence = facts.licence
     return {
         "id": package_id,
@@ -212,7 +211,7 @@ def package_dict(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str,
         "title": facts.title,
         "notes": facts.description,
         "version": facts.version,
-        "url": urls.landing_page(base_url, facts.package),
+        "url": links.page(facts.package),
         "license_id": licence.ckan_id,
         "license_title": licence.ckan_title,
         "license_url": licence.url,
@@ -231,7 +230,7 @@ def package_dict(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str,
         "organization": organization,
         "tags": [
             {
-                "id": _id(base_url, "tag", tag),
+                "id": _id(links.ckan_object("tag", tag)),
                 "name": tag,
                 "display_name": tag,
                 "state": "active",
@@ -242,7 +241,7 @@ def package_dict(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str,
         "num_tags": len(tags),
         "resources": resources,
         "num_resources": len(resources),
-        "extras": _extras(facts, base_url=base_url),
+        "extras": _extras(facts, links=links),
         "groups": [],
         "relationships_as_object": [],
         "relationships_as_subject": [],

@@ -16,8 +16,8 @@ from api.metadata import (
     iso_z,
     package_facts,
     publisher_or_host,
-    urls,
 )
+from api.metadata.urls import Links
 from api.metadata.vocab import FILE_FORMATS, code, label
 from api.model import ReleaseInfo
 
@@ -26,15 +26,13 @@ CONTEXT = "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld"
 DESCRIBED_BY = "https://project-open-data.cio.gov/v1.1/schema/catalog.json"
 
 
-def _distributions(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]]:
+def _distributions(facts: PackageFacts, *, links: Links) -> list[dict[str, Any]]:
     package, version = facts.package, facts.version
-    descriptor = urls.descriptor_url(base_url, package=package, version=version)
+    descriptor = links.descriptor(package, version)
     found: list[dict[str, Any]] = []
     for resource in facts.resources:
         for fmt in ("csv", "json"):
-            url = urls.rows_url(
-                base_url, package=package, version=version, resource=resource.name, fmt=fmt
-            )
+            url = links.rows(package, version, resource.name, fmt)
             file_format = FILE_FORMATS[fmt]
             entry: dict[str, Any] = {
                 "@type": "dcat:Distribution",
@@ -53,7 +51,7 @@ def _distributions(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]
         {
             "@type": "dcat:Distribution",
             "title": f"{facts.title}, version {version} (Frictionless data package, ZIP)",
-            "downloadURL": urls.zip_url(base_url, package=package, version=version),
+            "downloadURL": links.zip(package, version),
             "mediaType": FILE_FORMATS["zip"].media_type,
             "format": FILE_FORMATS["zip"].label,
         }
@@ -61,11 +59,11 @@ def _distributions(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]
     return found
 
 
-def dataset_entry(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str, Any]:
+def dataset_entry(releases: Sequence[ReleaseInfo], *, links: Links) -> dict[str, Any]:
     """One ``dataset[]`` entry: the package's latest release."""
     facts = package_facts(releases)
-    publisher = publisher_or_host(facts, base_url=base_url)
-    contact = contact_or_publisher(facts, base_url=base_url)
+    publisher = publisher_or_host(facts, links=links)
+    contact = contact_or_publisher(facts, links=links)
     contact_point: dict[str, Any] = {"@type": "vcard:Contact", "fn": contact.name}
     if contact.email:
         contact_point["hasEmail"] = f"mailto:{contact.email}"
@@ -76,13 +74,13 @@ def dataset_entry(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str
         "modified": iso_z(facts.modified),
         "publisher": {"@type": "org:Organization", "name": publisher.name},
         "contactPoint": contact_point,
-        "identifier": urls.dataset_iri(base_url, facts.package),
+        "identifier": links.package(facts.package),
         "accessLevel": "public",
         "issued": facts.issued.isoformat(),
-        "landingPage": urls.landing_page(base_url, facts.package),
-        "describedBy": urls.descriptor_url(base_url, package=facts.package, version=facts.version),
+        "landingPage": links.page(facts.package),
+        "describedBy": links.descriptor(facts.package, facts.version),
         "describedByType": "application/json",
-        "distribution": _distributions(facts, base_url=base_url),
+        "distribution": _distributions(facts, links=links),
     }
     if facts.keywords:
         entry["keyword"] = list(facts.keywords)
@@ -107,13 +105,13 @@ def dataset_entry(releases: Sequence[ReleaseInfo], *, base_url: str) -> dict[str
     return entry
 
 
-def build_data_json(packages: Sequence[Sequence[ReleaseInfo]], *, base_url: str) -> dict[str, Any]:
+def build_data_json(packages: Sequence[Sequence[ReleaseInfo]], *, links: Links) -> dict[str, Any]:
     """The whole ``data.json`` catalog (every package, latest release)."""
     return {
         "@context": CONTEXT,
-        "@id": urls.data_json_url(base_url),
+        "@id": links.data_json(),
         "@type": "dcat:Catalog",
         "conformsTo": CONFORMS_TO,
         "describedBy": DESCRIBED_BY,
-        "dataset": [dataset_entry(r, base_url=base_url) for r in packages if r],
+        "dataset": [dataset_entry(r, links=links) for r in packages if r],
     }

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from api.metadata import urls
+from api.metadata.urls import Links
 from api.model import ReleaseInfo
 
 
@@ -21,18 +21,17 @@ def split_catalog_resource_name(name: str) -> tuple[str, str]:
     return package, resource
 
 
-def release_descriptor(release: ReleaseInfo, *, base_url: str) -> dict[str, Any]:
+def release_descriptor(release: ReleaseInfo, *, links: Links) -> dict[str, Any]:
     """The release's descriptor with every resource path made an absolute URL.
 
     The unfiltered `.csv` of a resource returns the published file byte for byte, so the
     declared `bytes` and `hash` stay true and `frictionless validate <url>` passes.
     """
     descriptor = copy.deepcopy(dict(release.descriptor))
-    prefix = urls.release_iri(base_url, package=release.package, version=release.version)
     served: dict[str, str] = {}
     for resource in descriptor.get("resources", []):
         if "path" in resource:
-            url = f"{prefix}/{resource['name']}.csv"
+            url = links.rows(release.package, release.version, resource["name"])
             if isinstance(resource["path"], str):
                 served[resource["path"]] = url
             resource["path"] = url
@@ -41,16 +40,16 @@ def release_descriptor(release: ReleaseInfo, *, base_url: str) -> dict[str, Any]
         for source in holder.get("sources", []):
             if source.get("path") in served:
                 source["path"] = served[source["path"]]
-    descriptor.setdefault("id", urls.dataset_iri(base_url, release.package))
+    descriptor.setdefault("id", links.package(release.package))
     return descriptor
 
 
-def root_descriptor(latest: Sequence[ReleaseInfo], *, base_url: str) -> dict[str, Any]:
+def root_descriptor(latest: Sequence[ReleaseInfo], *, links: Links) -> dict[str, Any]:
     """The collection descriptor: every resource of the latest release of each package."""
     resources: list[dict[str, Any]] = []
     licenses: list[dict[str, Any]] = []
     for release in latest:
-        descriptor = release_descriptor(release, base_url=base_url)
+        descriptor = release_descriptor(release, links=links)
         names = {
             r["name"]: catalog_resource_name(release.package, r["name"])
             for r in descriptor.get("resources", [])

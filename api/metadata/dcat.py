@@ -29,7 +29,6 @@ from api.metadata import (
     ResourceFacts,
     catalog_publisher,
     package_facts,
-    urls,
     utc,
 )
 from api.metadata.dcat_paging import (
@@ -40,6 +39,7 @@ from api.metadata.dcat_paging import (
     select_page,
 )
 from api.metadata.rdf_nodes import stable_node
+from api.metadata.urls import Links
 from api.metadata.vocab import (
     ADMS,
     DCAT,
@@ -120,22 +120,20 @@ def _add_contact(graph: Graph, agent: Agent, key: str) -> BNode:
 
 
 def _add_distribution(
-    graph: Graph, facts: PackageFacts, resource: ResourceFacts | None, fmt: str, *, base_url: str
+    graph: Graph, facts: PackageFacts, resource: ResourceFacts | None, fmt: str, *, links: Links
 ) -> URIRef:
     """One distribution of the latest release: a resource as CSV or JSON, or the whole zip."""
     package, version = facts.package, facts.version
-    release = urls.release_iri(base_url, package=package, version=version)
+    release = links.release(package, version)
     file_format = FILE_FORMATS[fmt]
     if resource is None:
         node = URIRef(f"{release}#zip")
-        url = urls.zip_url(base_url, package=package, version=version)
+        url = links.zip(package, version)
         title = f"{facts.title}, version {version} (Frictionless data package, ZIP)"
         description = "Every resource of the release with its datapackage.json, as one ZIP file."
     else:
         node = URIRef(f"{release}#{resource.name}-{fmt}")
-        url = urls.rows_url(
-            base_url, package=package, version=version, resource=resource.name, fmt=fmt
-        )
+        url = links.rows(package, version, resource.name, fmt)
         title = f"{resource.title}, version {version} ({file_format.label})"
         description = resource.description or f"Resource {resource.name} of {facts.title}."
         if fmt == "json":
@@ -168,11 +166,11 @@ def _add_distribution(
     return node
 
 
-def _add_versions(graph: Graph, facts: PackageFacts, dataset: URIRef, *, base_url: str) -> None:
+def _add_versions(graph: Graph, facts: PackageFacts, dataset: URIRef, *, links: Links) -> None:
     """Link the pinned release IRIs: newest is current, each points at the one before."""
     previous: URIRef | None = None
     for release in facts.releases:
-        node = URIRef(urls.release_iri(base_url, package=facts.package, version=release.version))
+        node = URIRef(links.release(facts.package, release.version))
         graph.add((node, DCAT.version, Literal(release.version)))
         if release.published is not None:
             graph.add((node, DCT.issued, Literal(release.published)))
@@ -180,9 +178,7 @@ def _add_versions(graph: Graph, facts: PackageFacts, dataset: URIRef, *, base_ur
             (
                 node,
                 RDFS.seeAlso,
-                URIRef(
-                    urls.descriptor_url(base_url, package=facts.package, version=release.version)
-                ),
+                URIRef(links.descriptor(facts.package, release.version)),
             )
         )
         if previous is not None:
@@ -192,7 +188,7 @@ def _add_versions(graph: Graph, facts: PackageFacts, dataset: URIRef, *, base_ur
         (
             dataset,
             DCAT.hasCurrentVersion,
-            URIRef(urls.release_iri(base_url, package=facts.package, version=facts.version)),
+            URIRef(links.release(facts.package, facts.version)),
         )
     )
     if len(facts.releases) > 1:
@@ -201,14 +197,14 @@ def _add_versions(graph: Graph, facts: PackageFacts, dataset: URIRef, *, base_ur
             (
                 dataset,
                 DCAT.previousVersion,
-                URIRef(urls.release_iri(base_url, package=facts.package, version=before)),
+                URIRef(links.release(facts.package, before)),
             )
         )
 
 
-def add_dataset(graph: Graph, facts: PackageFacts, *, base_url: str) -> URIRef:
+def add_dataset(graph: Graph, facts: PackageFacts, *, links: Links) -> URIRef:
     """Add one package as a ``dcat:Dataset`` (latest release) to `graph`; return its IRI."""
-    iri = urls.dataset_iri(base_url, facts.package)
+    iri = links.package(facts.package)
     dataset = URIRef(iri)
     graph.add((dataset, RDF.type, DCAT.Dataset))
     graph.add((dataset, DCT_TITLE, Literal(facts.title)))
@@ -238,16 +234,16 @@ def add_dataset(graph: Graph, facts: PackageFacts, *, base_url: str) -> URIRef:
     if facts.frequency:
         graph.add((dataset, DCT.accrualPeriodicity, URIRef(facts.frequency)))
     _add_period(graph, facts, dataset)
-    landing = URIRef(urls.landing_page(base_url, facts.package))
+    landing = URIRef(links.page(facts.package))
     graph.add((dataset, DCAT.landingPage, landing))
     graph.add((landing, RDF.type, FOAF.Document))
     for resource in facts.resources:
         for fmt in ("csv", "json"):
-            distribution = _add_distribution(graph, facts, resource, fmt, base_url=base_url)
+            distribution = _add_distribution(graph, facts, resource, fmt, links=links)
             graph.add((dataset, DCAT.distribution, distribution))
-    zipped = _add_distribution(graph, facts, None, "zip", base_url=base_url)
+    zipped = _add_distribution(graph, facts, None, "zip", links=links)
     graph.add((dataset, DCAT.distribution, zipped))
-    _add_versions(graph, facts, dataset, base_url=base_url)
+    _add_versions(graph, facts, dataset, links=links)
     return dataset
 
 
@@ -273,11 +269,11 @@ def _new_graph(store: str = "default") -> Graph:
 
 
 def dataset_graph(
-    releases: Sequence[ReleaseInfo], *, base_url: str, with_vocabulary: bool = True
+    releases: Sequence[ReleaseInfo], *, links: Links, with_vocabulary: bool = True
 ) -> Graph:
     """One package alone as DCAT-AP (for a dataset's own RDF representation)."""
     graph = _new_graph()
-    add_dataset(graph, package_facts(releases), base_url=base_url)
+    add_dataset(graph, package_facts(releases), links=links)
     if with_vocabulary:
         graph += vocabulary_graph(graph)
     return graph
@@ -286,7 +282,7 @@ def dataset_graph(
 def build_catalog_graph(
     packages: Sequence[Sequence[ReleaseInfo]],
     *,
-    base_url: str,
+    links: Links,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
     total: int | None = None,
@@ -314,13 +310,13 @@ def build_catalog_graph(
     info = catalog or CatalogInfo()
     all_facts = [package_facts(releases) for releases in selected.packages]
     graph = _new_graph()
-    node = URIRef(urls.catalog_iri(base_url))
+    node = URIRef(links.catalog())
     graph.add((node, RDF.type, DCAT.Catalog))
     graph.add((node, DCT_TITLE, Literal(info.title)))
     graph.add((node, DCT.description, Literal(info.description)))
-    publisher = catalog_publisher(info, all_facts, base_url=base_url)
+    publisher = catalog_publisher(info, all_facts, links=links)
     graph.add((node, DCT.publisher, _add_agent(graph, publisher, str(node))))
-    homepage = URIRef(urls.home_url(base_url))
+    homepage = URIRef(links.home())
     graph.add((node, FOAF.homepage, homepage))
     graph.add((homepage, RDF.type, FOAF.Document))
     for language in info.languages:
@@ -329,8 +325,8 @@ def build_catalog_graph(
     if all_facts:
         graph.add((node, DCT.modified, Literal(max(f.modified for f in all_facts))))
     for facts in all_facts:
-        graph.add((node, DCAT.dataset, add_dataset(graph, facts, base_url=base_url)))
-    add_paging(graph, node, selected, base_url=base_url, ext=ext)
+        graph.add((node, DCAT.dataset, add_dataset(graph, facts, links=links)))
+    add_paging(graph, node, selected, links=links, ext=ext)
     if with_vocabulary:
         graph += vocabulary_graph(graph)
     return graph

@@ -15,8 +15,9 @@ from datetime import datetime
 from rdflib import RDF, Graph, Literal, URIRef
 
 from api.errors import BadQuery, ParamError
-from api.metadata import iso_z, urls, utc
+from api.metadata import iso_z, utc
 from api.metadata.rdf_nodes import stable_node
+from api.metadata.urls import Links
 from api.metadata.vocab import DCT, HYDRA
 from api.model import ReleaseInfo
 
@@ -82,16 +83,14 @@ def select_page(
 
 
 def add_paging(
-    graph: Graph, catalog: URIRef, selected: CatalogPage, *, base_url: str, ext: str
+    graph: Graph, catalog: URIRef, selected: CatalogPage, *, links: Links, ext: str
 ) -> None:
     """Add the Hydra collection, view (page links) and search template of `catalog`."""
     since = iso_z(selected.modified_since) if selected.modified_since is not None else None
 
     def page_url(number: int) -> URIRef:
         return URIRef(
-            urls.catalog_url(
-                base_url, ext, page=number, page_size=selected.page_size, modified_since=since
-            )
+            links.catalog_page(ext, page=number, page_size=selected.page_size, modified_since=since)
         )
 
     view = page_url(selected.page)
@@ -112,7 +111,7 @@ def add_paging(
     search = stable_node("search", str(catalog), ext)
     graph.add((catalog, HYDRA.search, search))
     graph.add((search, RDF.type, HYDRA.IriTemplate))
-    graph.add((search, HYDRA.template, Literal(urls.catalog_template(base_url, ext))))
+    graph.add((search, HYDRA.template, Literal(links.catalog_template(ext))))
     graph.add((search, HYDRA.variableRepresentation, HYDRA.BasicRepresentation))
     for variable, prop in (
         ("page", HYDRA.pageIndex),

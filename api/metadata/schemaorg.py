@@ -12,9 +12,9 @@ from api.metadata import (
     catalog_publisher,
     iso_z,
     package_facts,
-    urls,
 )
 from api.metadata.citation import plain_citation
+from api.metadata.urls import Links
 from api.metadata.vocab import COUNTRY_BOXES, FILE_FORMATS, code, label
 from api.model import ReleaseInfo
 
@@ -66,7 +66,7 @@ def _variables(facts: PackageFacts) -> list[dict[str, Any]]:
     return variables
 
 
-def _downloads(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]]:
+def _downloads(facts: PackageFacts, *, links: Links) -> list[dict[str, Any]]:
     package, version = facts.package, facts.version
     downloads = []
     for resource in facts.resources:
@@ -74,9 +74,7 @@ def _downloads(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]]:
             "@type": "DataDownload",
             "name": f"{resource.title} (CSV, version {version})",
             "encodingFormat": FILE_FORMATS["csv"].media_type,
-            "contentUrl": urls.rows_url(
-                base_url, package=package, version=version, resource=resource.name
-            ),
+            "contentUrl": links.rows(package, version, resource.name),
         }
         if resource.description:
             download["description"] = resource.description
@@ -90,19 +88,19 @@ def _downloads(facts: PackageFacts, *, base_url: str) -> list[dict[str, Any]]:
             "@type": "DataDownload",
             "name": f"{facts.title} (Frictionless data package, ZIP, version {version})",
             "encodingFormat": FILE_FORMATS["zip"].media_type,
-            "contentUrl": urls.zip_url(base_url, package=package, version=version),
+            "contentUrl": links.zip(package, version),
         }
     )
     return downloads
 
 
 def dataset_jsonld(
-    releases: Sequence[ReleaseInfo], *, base_url: str, catalog: CatalogInfo | None = None
+    releases: Sequence[ReleaseInfo], *, links: Links, catalog: CatalogInfo | None = None
 ) -> dict[str, Any]:
     """A schema.org ``Dataset`` for a package's page (its latest release)."""
     facts = package_facts(releases)
     info = catalog or CatalogInfo()
-    iri = urls.dataset_iri(base_url, facts.package)
+    iri = links.package(facts.package)
     node: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "Dataset",
@@ -110,7 +108,7 @@ def dataset_jsonld(
         "identifier": iri,
         "name": facts.title,
         "description": facts.description,
-        "url": urls.landing_page(base_url, facts.package),
+        "url": links.page(facts.package),
         "version": facts.version,
         "datePublished": facts.issued.isoformat(),
         "dateModified": iso_z(facts.modified),
@@ -134,36 +132,36 @@ def dataset_jsonld(
     variables = _variables(facts)
     if variables:
         node["variableMeasured"] = variables
-    node["distribution"] = _downloads(facts, base_url=base_url)
+    node["distribution"] = _downloads(facts, links=links)
     node["includedInDataCatalog"] = {
         "@type": "DataCatalog",
         "name": info.title,
-        "url": urls.home_url(base_url),
+        "url": links.home(),
     }
     if facts.sources:
         node["citation"] = [
             {"@type": "CreativeWork", "name": s.title, **({"url": s.url} if s.url else {})}
             for s in facts.sources
         ]
-    node["creditText"] = plain_citation(facts.latest, base_url=base_url)
+    node["creditText"] = plain_citation(facts.latest, links=links)
     return node
 
 
 def catalog_jsonld(
-    packages: Sequence[Sequence[ReleaseInfo]], *, base_url: str, catalog: CatalogInfo | None = None
+    packages: Sequence[Sequence[ReleaseInfo]], *, links: Links, catalog: CatalogInfo | None = None
 ) -> dict[str, Any]:
     """A schema.org ``DataCatalog`` listing every package, for the home page."""
     info = catalog or CatalogInfo()
     all_facts = [package_facts(releases) for releases in packages if releases]
-    publisher = catalog_publisher(info, all_facts, base_url=base_url)
+    publisher = catalog_publisher(info, all_facts, links=links)
     datasets = []
     for facts in all_facts:
         summary: dict[str, Any] = {
             "@type": "Dataset",
-            "@id": urls.dataset_iri(base_url, facts.package),
+            "@id": links.package(facts.package),
             "name": facts.title,
             "description": facts.description,
-            "url": urls.landing_page(base_url, facts.package),
+            "url": links.page(facts.package),
             "version": facts.version,
             "dateModified": iso_z(facts.modified),
         }
@@ -173,10 +171,10 @@ def catalog_jsonld(
     return {
         "@context": CONTEXT,
         "@type": "DataCatalog",
-        "@id": urls.catalog_iri(base_url),
+        "@id": links.catalog(),
         "name": info.title,
         "description": info.description,
-        "url": urls.home_url(base_url),
+        "url": links.home(),
         "publisher": _agent(publisher),
         "inLanguage": [c for c in (code(iri) for iri in info.languages) if c],
         "dataset": datasets,

@@ -1,109 +1,171 @@
-"""Absolute URLs and IRIs of everything the metadata documents point at, built from the base URL."""
+"""The URL map: every link the service gives out, built from one base URL, each segment quoted once.
+
+A `Links` is bound to a base URL (today the configured ``OPENDATA_BASE_URL``, once per request by
+`api.deps`); nothing else in the package joins a base URL to a path or spells the API prefix.
+Names and versions go in as they are (not yet percent-encoded) and are quoted here, once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
+API_PREFIX = "/v1/datasets"
 ROW_FORMATS = ("csv", "json", "ndjson", "xlsx")
+UNRESERVED = "-._~"  # RFC 3986 section 2.3, with letters and digits: never percent-encoded
+CATALOG_PARAMS = ("page", "page_size", "modified_since")
 
 
-def _seg(value: str) -> str:
-    return quote(value, safe="-._~")
+def segment(value: str) -> str:
+    """One path segment: every character but the unreserved ones percent-encoded."""
+    return quote(value, safe=UNRESERVED)
 
 
-def _base(base_url: str) -> str:
-    return base_url.rstrip("/")
+def quote_path(path: str) -> str:
+    """A decoded path (as ASGI gives it) percent-encoded segment by segment, by `segment`."""
+    return "/".join(segment(part) for part in path.split("/"))
 
 
-def host(base_url: str) -> str:
-    """The host (and port) part of the base URL, e.g. ``data.example.org``."""
-    return urlsplit(base_url).netloc or base_url
+def _with_query(url: str, query: str | Sequence[tuple[str, str]]) -> str:
+    text = query if isinstance(query, str) else urlencode(query)
+    return f"{url}?{text}" if text else url
 
 
-def home_url(base_url: str) -> str:
-    """The HTML catalog (home page)."""
-    return f"{_base(base_url)}/"
+def package_route(*path: str) -> str:
+    """A route pattern under the API prefix, e.g. ``/v1/datasets/{package}/{version}``."""
+    return "/".join((API_PREFIX, *path))
 
 
-def dataset_iri(base_url: str, package: str) -> str:
-    """The stable, version-less IRI of a package."""
-    return f"{_base(base_url)}/v1/datasets/{_seg(package)}"
+@dataclass(frozen=True)
+class Links:
+    """Every link of the service, absolute under `base_url` (an empty base gives paths)."""
+
+    base_url: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    # The service --------------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The host (and port) part of the base URL, e.g. ``data.example.org``."""
+        return urlsplit(self.base_url).netloc or self.base_url
+
+    def at(self, path: str, query: str | Sequence[tuple[str, str]] = "") -> str:
+        """The absolute URL of a decoded request path (and an encoded or listed query)."""
+        return _with_query(self.base_url + quote_path(path), query)
+
+    def home(self) -> str:
+        """The HTML catalog (home page)."""
+        return f"{self.base_url}/"
+
+    def docs(self) -> str:
+        """The interactive API documentation."""
+        return f"{self.base_url}/docs"
+
+    def sitemap(self) -> str:
+        """The sitemap of every page and pinned descriptor."""
+        return f"{self.base_url}/sitemap.xml"
+
+    def page(self, package: str) -> str:
+        """The HTML page of a package (its landing page)."""
+        return f"{self.base_url}/datasets/{segment(package)}"
+
+    # The API ------------------------------------------------------------------------------------
+
+    def packages(self) -> str:
+        """The list of every package."""
+        return self.base_url + API_PREFIX
+
+    def package(self, package: str) -> str:
+        """The stable, version-less IRI of a package."""
+        return f"{self.packages()}/{segment(package)}"
+
+    def release(self, package: str, version: str) -> str:
+        """The IRI of one release (a pinned version, or ``latest``) of a package."""
+        return f"{self.package(package)}/{segment(version)}"
+
+    def descriptor(self, package: str, version: str) -> str:
+        """The release's ``datapackage.json`` with absolute URLs."""
+        return f"{self.release(package, version)}/datapackage.json"
+
+    def validation(self, package: str, version: str) -> str:
+        """The frictionless report stored with the release."""
+        return f"{self.release(package, version)}/validation.json"
+
+    def zip(self, package: str, version: str) -> str:
+        """The release as a Frictionless zip."""
+        return f"{self.release(package, version)}.zip"
+
+    def citation(self, package: str, version: str, fmt: str) -> str:
+        """A citation of the release in one format (``apa``, ``bibtex``, ...)."""
+        return _with_query(f"{self.release(package, version)}/citation", [("format", fmt)])
+
+    def resource(self, package: str, version: str, resource: str) -> str:
+        """The rows of a resource, format chosen by ``Accept``."""
+        return f"{self.release(package, version)}/{segment(resource)}"
+
+    def rows(self, package: str, version: str, resource: str, fmt: str = "csv") -> str:
+        """The rows in one format; the unfiltered ``.csv`` is the published file byte for byte."""
+        if fmt not in ROW_FORMATS:
+            known = ", ".join(ROW_FORMATS)
+            raise ValueError(f"unknown rows format {fmt!r}; expected one of {known}")
+        return f"{self.resource(package, version, resource)}.{fmt}"
+
+    def row(self, package: str, version: str, resource: str, key: Sequence[str]) -> str:
+        """One row by primary key, the key's values comma-joined."""
+        joined = ",".join(segment(value) for value in key)
+        return f"{self.resource(package, version, resource)}/{joined}"
+
+    def resource_template(self, package: str, resource: str) -> str:
+        """The OpenAPI path of a resource's rows, its version left as ``{version}``."""
+        return f"{self.package(package)}/{{version}}/{segment(resource)}"
+
+    def diff(self, package: str, from_version: str, to_version: str) -> str:
+        """The diff between two releases of a package."""
+        query = [("from", from_version), ("to", to_version)]
+        return _with_query(f"{self.package(package)}/diff", query)
+
+    # Harvesters ---------------------------------------------------------------------------------
+
+    def catalog(self) -> str:
+        """The format-neutral IRI of the DCAT catalog."""
+        return f"{self.base_url}/catalog"
+
+    def catalog_page(
+        self,
+        ext: str,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        modified_since: str | None = None,
+    ) -> str:
+        """One page of the DCAT catalog as ``jsonld``, ``ttl`` or ``rdf``."""
+        values = (page, page_size, modified_since)
+        query = [(k, str(v)) for k, v in zip(CATALOG_PARAMS, values, strict=True) if v is not None]
+        return _with_query(f"{self.catalog()}.{segment(ext)}", query)
+
+    def catalog_template(self, ext: str) -> str:
+        """The RFC 6570 template of catalog page URLs (for ``hydra:search``)."""
+        return f"{self.catalog()}.{segment(ext)}{{?{','.join(CATALOG_PARAMS)}}}"
+
+    def data_json(self) -> str:
+        """The DCAT-US 1.1 ``data.json`` catalog."""
+        return f"{self.base_url}/data.json"
+
+    def ckan_object(self, kind: str, name: str) -> str:
+        """The name a CKAN organization or tag is known by under this base (the seed of its id).
+
+        Not quoted, and not a link: CKAN ids are UUIDs derived from it, kept as they were.
+        """
+        return "/".join((self.base_url, kind, name))
+
+    def ckan_help(self, action: str) -> str:
+        """The ``help`` link CKAN puts in every action envelope."""
+        return _with_query(f"{self.base_url}/api/3/action/help_show", [("name", action)])
 
 
-def landing_page(base_url: str, package: str) -> str:
-    """The HTML page of a package."""
-    return f"{_base(base_url)}/datasets/{_seg(package)}"
-
-
-def release_iri(base_url: str, *, package: str, version: str) -> str:
-    """The IRI of one release (a pinned version) of a package."""
-    return f"{dataset_iri(base_url, package)}/{_seg(version)}"
-
-
-def descriptor_url(base_url: str, *, package: str, version: str) -> str:
-    """The release's ``datapackage.json`` with absolute URLs."""
-    return f"{release_iri(base_url, package=package, version=version)}/datapackage.json"
-
-
-def rows_url(base_url: str, *, package: str, version: str, resource: str, fmt: str = "csv") -> str:
-    """The rows of a resource; the unfiltered ``.csv`` is the published file byte for byte."""
-    if fmt not in ROW_FORMATS:
-        raise ValueError(f"unknown rows format {fmt!r}; expected one of {', '.join(ROW_FORMATS)}")
-    return f"{release_iri(base_url, package=package, version=version)}/{_seg(resource)}.{fmt}"
-
-
-def zip_url(base_url: str, *, package: str, version: str) -> str:
-    """The release as a Frictionless zip."""
-    return f"{release_iri(base_url, package=package, version=version)}.zip"
-
-
-def citation_url(base_url: str, *, package: str, version: str, fmt: str) -> str:
-    """A citation of the release in one format (``apa``, ``bibtex``, ...)."""
-    release = release_iri(base_url, package=package, version=version)
-    return f"{release}/citation?{urlencode({'format': fmt})}"
-
-
-def diff_url(base_url: str, *, package: str, from_version: str, to_version: str) -> str:
-    """The diff between two releases of a package."""
-    query = urlencode({"from": from_version, "to": to_version})
-    return f"{dataset_iri(base_url, package)}/diff?{query}"
-
-
-def catalog_iri(base_url: str) -> str:
-    """The format-neutral IRI of the DCAT catalog."""
-    return f"{_base(base_url)}/catalog"
-
-
-def catalog_url(
-    base_url: str,
-    ext: str,
-    *,
-    page: int | None = None,
-    page_size: int | None = None,
-    modified_since: str | None = None,
-) -> str:
-    """One page of the DCAT catalog as ``jsonld``, ``ttl`` or ``rdf``."""
-    params: dict[str, str] = {}
-    if page is not None:
-        params["page"] = str(page)
-    if page_size is not None:
-        params["page_size"] = str(page_size)
-    if modified_since is not None:
-        params["modified_since"] = modified_since
-    url = f"{_base(base_url)}/catalog.{ext}"
-    return f"{url}?{urlencode(params)}" if params else url
-
-
-def catalog_template(base_url: str, ext: str) -> str:
-    """The RFC 6570 template of catalog page URLs (for ``hydra:search``)."""
-    return f"{_base(base_url)}/catalog.{ext}{{?page,page_size,modified_since}}"
-
-
-def data_json_url(base_url: str) -> str:
-    """The DCAT-US 1.1 ``data.json`` catalog."""
-    return f"{_base(base_url)}/data.json"
-
-
-def ckan_help_url(base_url: str, action: str) -> str:
-    """The ``help`` link CKAN puts in every action envelope."""
-    return f"{_base(base_url)}/api/3/action/help_show?{urlencode({'name': action})}"
+PATHS = Links("")
+"""The same map as paths on this host: for redirects, and for routes that name no host."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from api.metadata.urls import PATHS, Links
 from api.model import ReleaseInfo
 
 STYLE = """
@@ -42,10 +43,10 @@ def page(title: str, body: str, *, jsonld: dict[str, Any] | None = None) -> str:
     )
 
 
-def home_body(packages: Sequence[ReleaseInfo], *, base_url: str) -> str:
+def home_body(packages: Sequence[ReleaseInfo], *, links: Links) -> str:
     """The catalog home page: one entry per package."""
     items = "".join(
-        f'<li><a href="{escape(base_url)}/datasets/{escape(r.package)}">{escape(r.title)}</a>'
+        f'<li><a href="{escape(links.page(r.package))}">{escape(r.title)}</a>'
         f" (version {escape(r.version)})</li>"
         for r in packages
     )
@@ -53,30 +54,29 @@ def home_body(packages: Sequence[ReleaseInfo], *, base_url: str) -> str:
         "<h1>Open data catalog</h1>"
         "<p>Validated, versioned and citable data packages.</p>"
         f"<ul>{items}</ul>"
-        f'<p>API: <a href="{escape(base_url)}/docs">docs</a> · '
-        f'<a href="{escape(base_url)}/v1/datasets">/v1/datasets</a> · '
-        f'<a href="{escape(base_url)}/catalog.jsonld">DCAT</a> · '
-        f'<a href="{escape(base_url)}/data.json">data.json</a></p>'
+        f'<p>API: <a href="{escape(links.docs())}">docs</a> · '
+        f'<a href="{escape(links.packages())}">{escape(PATHS.packages())}</a> · '
+        f'<a href="{escape(links.catalog_page("jsonld"))}">DCAT</a> · '
+        f'<a href="{escape(links.data_json())}">data.json</a></p>'
     )
 
 
-def dataset_body(releases: Sequence[ReleaseInfo], *, base_url: str, citation: str) -> str:
+def dataset_body(releases: Sequence[ReleaseInfo], *, links: Links, citation: str) -> str:
     """A package page: description, releases, resources with downloads, citation."""
     latest = releases[-1]
-    prefix = f"{base_url}/v1/datasets/{latest.package}/{latest.version}"
+    package, version = latest.package, latest.version
     resources = "".join(
         f"<tr><td><code>{escape(r.name)}</code></td><td>{escape(r.title or '')}</td>"
         f"<td>{r.row_count:,}</td>"
-        f'<td><a href="{escape(prefix)}/{escape(r.name)}.csv">CSV</a> · '
-        f'<a href="{escape(prefix)}/{escape(r.name)}.json">JSON</a></td></tr>'
+        f'<td><a href="{escape(links.rows(package, version, r.name, "csv"))}">CSV</a> · '
+        f'<a href="{escape(links.rows(package, version, r.name, "json"))}">JSON</a></td></tr>'
         for r in latest.resources
     )
     versions = "".join(
         f"<tr><td>{escape(r.version)}</td>"
         f"<td>{escape(r.published.isoformat() if r.published else '')}</td>"
         f"<td>{escape(r.changelog or '')}</td>"
-        f'<td><a href="{escape(base_url)}/v1/datasets/{escape(r.package)}/{escape(r.version)}.zip">'
-        "zip</a></td></tr>"
+        f'<td><a href="{escape(links.zip(r.package, r.version))}">zip</a></td></tr>'
         for r in reversed(releases)
     )
     licences = ", ".join(
@@ -93,5 +93,5 @@ def dataset_body(releases: Sequence[ReleaseInfo], *, base_url: str, citation: st
         "<h2>Releases</h2><table><tr><th>version</th><th>published</th><th>changes</th>"
         f"<th>download</th></tr>{versions}</table>"
         f"<h2>Cite</h2><p>{escape(citation)}</p>"
-        f'<p><a href="{escape(prefix)}/datapackage.json">datapackage.json</a></p>'
+        f'<p><a href="{escape(links.descriptor(package, version))}">datapackage.json</a></p>'
     )

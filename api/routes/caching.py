@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from api.config import Settings
 from api.db.releases import LoadedRelease, Snapshot
+from api.metadata.urls import Links
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -41,18 +42,18 @@ def release_headers(
     requested: str,
     snapshot: Snapshot,
     settings: Settings,
+    links: Links,
     etag: str,
 ) -> dict[str, str]:
     """Caching, provenance and succession headers for a response about one release."""
     info = release.info
-    base = settings.base_url
-    describedby = f"{base}/v1/datasets/{info.package}/{info.version}/datapackage.json"
-    links = [
+    describedby = links.descriptor(info.package, info.version)
+    link_values = [
         f'<{describedby}>; rel="describedby"; type="application/json"',
         # RFC 8574: cite the pinned release, whatever URL served this response.
-        f'<{base}/v1/datasets/{info.package}/{info.version}>; rel="cite-as"',
+        f'<{links.release(info.package, info.version)}>; rel="cite-as"',
     ]
-    links += [f'<{url}>; rel="license"' for _label, url in info.licences if url]
+    link_values += [f'<{url}>; rel="license"' for _label, url in info.licences if url]
     headers = {"ETag": etag, "X-Dataset-Version": info.version}
     if requested == "latest":
         headers["Cache-Control"] = f"public, max-age={settings.latest_max_age}"
@@ -64,8 +65,8 @@ def release_headers(
         headers["Cache-Control"] = IMMUTABLE
         successor = snapshot.successor(info.package, info.version)
         if successor is not None:
-            successor_url = f"{base}/v1/datasets/{info.package}/{successor.info.version}"
-            links.append(f'<{successor_url}>; rel="successor-version"')
+            successor_url = links.release(info.package, successor.info.version)
+            link_values.append(f'<{successor_url}>; rel="successor-version"')
     # Machine-readable: the licence's name (an SPDX id as a rule), else its URL.
     licences = [
         str(lic.get("name") or lic.get("path"))
@@ -74,7 +75,7 @@ def release_headers(
     ]
     if licences:
         headers["X-License"] = ", ".join(licences)
-    headers["Link"] = ", ".join(links)
+    headers["Link"] = ", ".join(link_values)
     return headers
 
 
@@ -96,6 +97,7 @@ def conditional(
     requested: str,
     snapshot: Snapshot,
     settings: Settings,
+    links: Links,
     variant: str = "",
 ) -> tuple[dict[str, str], Response | None]:
     """Headers for a response about a release, and the 304 to send instead when it is cached.
@@ -109,6 +111,7 @@ def conditional(
         requested=requested,
         snapshot=snapshot,
         settings=settings,
+        links=links,
         etag=etag,
     )
     if variant:

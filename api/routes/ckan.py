@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.db.releases import Snapshot
-from api.deps import SettingsDep, SnapshotDep
+from api.deps import LinksDep, SnapshotDep
 from api.errors import plain
 from api.metadata.ckan import (
     CkanBadRequest,
@@ -23,22 +23,23 @@ from api.metadata.ckan import (
     package_list,
 )
 from api.metadata.ckan_search import search_packages
+from api.metadata.urls import Links
 from api.render.rows import dump_json
 
 router = APIRouter(tags=["ckan"], include_in_schema=False)
 CKAN_VERSION = "2.10.4"
 
 
-def _dicts(snapshot: Snapshot, base_url: str) -> list[dict[str, Any]]:
+def _dicts(snapshot: Snapshot, links: Links) -> list[dict[str, Any]]:
     """Every package as CKAN shows it, built once per snapshot (actions only read them)."""
 
     def build() -> list[dict[str, Any]]:
         return [
-            package_dict([r.info for r in releases], base_url=base_url)
+            package_dict([r.info for r in releases], links=links)
             for releases in snapshot.packages.values()
         ]
 
-    return snapshot.derived(("ckan", base_url), build)
+    return snapshot.derived(("ckan", links), build)
 
 
 def _int(params: dict[str, Any], name: str, default: int) -> int:
@@ -141,20 +142,17 @@ async def _params(request: Request) -> dict[str, Any]:
 @router.api_route("/api/3/action/{action}", methods=["GET", "POST"])
 @router.api_route("/api/action/{action}", methods=["GET", "POST"])
 async def ckan_action(
-    action: str, request: Request, snapshot: SnapshotDep, settings: SettingsDep
+    action: str, request: Request, snapshot: SnapshotDep, links: LinksDep
 ) -> Response:
     """Run one read-only CKAN action."""
-    base = settings.base_url
     handler = ACTIONS.get(action)
     if handler is None:
         error = {"__type": "Bad request", "message": f"Action name not known: {plain(action)}"}
-        body = error_envelope(action, error, base_url=base)
+        body = error_envelope(action, error, links=links)
         return Response(dump_json(body), status_code=400, media_type="application/json")
     try:
-        result = handler(await _params(request), _dicts(snapshot, base))
+        result = handler(await _params(request), _dicts(snapshot, links))
     except CkanError as exc:
-        body = error_envelope(action, exc.error, base_url=base)
+        body = error_envelope(action, exc.error, links=links)
         return Response(dump_json(body), status_code=exc.status, media_type="application/json")
-    return Response(
-        dump_json(envelope(action, result, base_url=base)), media_type="application/json"
-    )
+    return Response(dump_json(envelope(action, result, links=links)), media_type="application/json")

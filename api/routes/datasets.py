@@ -8,19 +8,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.db.releases import LoadedRelease
-from api.deps import ReleaseDep, SettingsDep, SnapshotDep
-from api.metadata import urls
+from api.deps import LinksDep, ReleaseDep, SettingsDep, SnapshotDep
 from api.metadata.datapackage import release_descriptor
+from api.metadata.urls import API_PREFIX, Links
 from api.render.rows import dump_json
 from api.routes.caching import conditional
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+router = APIRouter(prefix=API_PREFIX, tags=["datasets"])
 
 
-def _release_summary(release: LoadedRelease, base_url: str) -> dict[str, Any]:
+def _release_summary(release: LoadedRelease, links: Links) -> dict[str, Any]:
     info = release.info
-    pinned = {"package": info.package, "version": info.version}
-    prefix = urls.release_iri(base_url, **pinned)
+    pinned = (info.package, info.version)
     return {
         "version": info.version,
         "published": info.published.isoformat() if info.published else None,
@@ -29,20 +28,20 @@ def _release_summary(release: LoadedRelease, base_url: str) -> dict[str, Any]:
         "rows": {r.name: r.row_count for r in info.resources},
         "total_rows": sum(r.row_count for r in info.resources),
         "links": {
-            "self": prefix,
-            "datapackage": urls.descriptor_url(base_url, **pinned),
-            "validation": f"{prefix}/validation.json",
-            "zip": urls.zip_url(base_url, **pinned),
-            "citation": urls.citation_url(base_url, **pinned, fmt="apa"),
-            "resources": {r.name: f"{prefix}/{r.name}" for r in info.resources},
+            "self": links.release(*pinned),
+            "datapackage": links.descriptor(*pinned),
+            "validation": links.validation(*pinned),
+            "zip": links.zip(*pinned),
+            "citation": links.citation(*pinned, fmt="apa"),
+            "resources": {r.name: links.resource(*pinned, r.name) for r in info.resources},
         },
         "diff_from_previous": None,
-        "package_url": urls.dataset_iri(base_url, info.package),
+        "package_url": links.package(info.package),
     }
 
 
 @router.get("", summary="List packages")
-async def list_datasets(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+async def list_datasets(snapshot: SnapshotDep, links: LinksDep) -> Response:
     """Every published package with its latest version."""
     items = []
     for name, releases in snapshot.packages.items():
@@ -54,10 +53,8 @@ async def list_datasets(snapshot: SnapshotDep, settings: SettingsDep) -> Respons
                 "description": latest.descriptor.get("description"),
                 "latest_version": latest.version,
                 "versions": [r.info.version for r in releases],
-                "url": urls.dataset_iri(settings.base_url, name),
-                "latest_url": urls.release_iri(
-                    settings.base_url, package=name, version=latest.version
-                ),
+                "url": links.package(name),
+                "latest_url": links.release(name, latest.version),
             }
         )
     return Response(
@@ -66,22 +63,17 @@ async def list_datasets(snapshot: SnapshotDep, settings: SettingsDep) -> Respons
 
 
 @router.get("/{package}", summary="Show a package and its releases")
-async def show_dataset(package: str, snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+async def show_dataset(package: str, snapshot: SnapshotDep, links: LinksDep) -> Response:
     """A package summary with every release: date, row counts, changelog line and links."""
     releases = snapshot.releases(package)
     latest = releases[-1].info
     summaries = []
     previous: str | None = None
     for release in releases:
-        summary = _release_summary(release, settings.base_url)
+        summary = _release_summary(release, links)
         summary.pop("package_url")
         if previous is not None:
-            summary["diff_from_previous"] = urls.diff_url(
-                settings.base_url,
-                package=package,
-                from_version=previous,
-                to_version=release.info.version,
-            )
+            summary["diff_from_previous"] = links.diff(package, previous, release.info.version)
         summaries.append(summary)
         previous = release.info.version
     body = {
@@ -93,9 +85,9 @@ async def show_dataset(package: str, snapshot: SnapshotDep, settings: SettingsDe
         "keywords": latest.descriptor.get("keywords", []),
         "releases": list(reversed(summaries)),
         "links": {
-            "self": urls.dataset_iri(settings.base_url, package),
-            "latest": urls.release_iri(settings.base_url, package=package, version="latest"),
-            "page": urls.landing_page(settings.base_url, package),
+            "self": links.package(package),
+            "latest": links.release(package, "latest"),
+            "page": links.page(package),
         },
     }
     return Response(dump_json(body), media_type="application/json")
@@ -108,12 +100,18 @@ async def release_datapackage(
     release: ReleaseDep,
     snapshot: SnapshotDep,
     settings: SettingsDep,
+    links: LinksDep,
 ) -> Response:
     """The release's Data Package descriptor, with absolute URLs."""
     headers, cached = conditional(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings
+        request,
+        release=release,
+        requested=version,
+        snapshot=snapshot,
+        settings=settings,
+        links=links,
     )
     if cached is not None:
         return cached
-    body = release_descriptor(release.info, base_url=settings.base_url)
+    body = release_descriptor(release.info, links=links)
     return Response(dump_json(body), media_type="application/json", headers=headers)

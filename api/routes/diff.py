@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,15 +14,15 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.db.diffsource import LoadedDiffs
 from api.db.releases import Catalog, LoadedRelease, Snapshot
-from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
+from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
 from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
 from api.errors import BadQuery, NotFound, ParamError, plain, quoted
-from api.metadata import urls
+from api.metadata.urls import API_PREFIX
 from api.query.decode import whole_number
 from api.render.rows import MEDIA_TYPES, dump_json, iter_csv
 from api.routes.caching import IMMUTABLE, etag_for, not_modified
 
-router = APIRouter(prefix="/v1/datasets", tags=["diff"])
+router = APIRouter(prefix=API_PREFIX, tags=["diff"])
 
 JSON_PARAMS = ("from", "to", "resource", "_size", "_next")
 CSV_PARAMS = ("from", "to", "resource")
@@ -202,6 +201,7 @@ async def release_diff(
     query: DiffQueryDep,
     resolved: ResolvedDiffDep,
     settings: SettingsDep,
+    links: LinksDep,
 ) -> Response:
     """Rows added, removed and changed by primary key, schema changes and the bump they need."""
     headers = _headers(request, resolved, query, settings.latest_max_age, "json")
@@ -221,9 +221,8 @@ async def release_diff(
         if query.resource is not None:
             pinned.append(("resource", query.resource))
         pinned += [("_size", str(query.size)), ("_next", token)]
-        next_url = f"{settings.base_url}{request.url.path}?{urlencode(pinned)}"
+        next_url = links.at(request.url.path, pinned)
         headers["Link"] = f'<{next_url}>; rel="next"'
-    base = settings.base_url
     body = {
         **diff.as_dict(resource=query.resource),
         "size": query.size,
@@ -231,8 +230,8 @@ async def release_diff(
         "next": token,
         "next_url": next_url,
         "links": {
-            "from": urls.release_iri(base, package=package, version=diff.from_version),
-            "to": urls.release_iri(base, package=package, version=diff.to_version),
+            "from": links.release(package, diff.from_version),
+            "to": links.release(package, diff.to_version),
         },
     }
     return Response(dump_json(body), media_type="application/json", headers=headers)

@@ -7,13 +7,13 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import SettingsDep, SnapshotDep
+from api.deps import LinksDep, SnapshotDep
 from api.errors import BadQuery, ParamError
-from api.metadata import urls
 from api.metadata.datajson import build_data_json
 from api.metadata.datapackage import root_descriptor
 from api.metadata.dcat import MEDIA_TYPES, build_catalog_graph, serialize_catalog
 from api.metadata.dcat_paging import DEFAULT_PAGE_SIZE
+from api.metadata.urls import PATHS, package_route
 from api.render.rows import dump_json
 
 router = APIRouter(tags=["metadata"])
@@ -30,28 +30,28 @@ def _parse_since(text: str | None) -> datetime | None:
 
 
 @router.get("/datapackage.json", summary="Root collection descriptor")
-async def root_datapackage(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+async def root_datapackage(snapshot: SnapshotDep, links: LinksDep) -> Response:
     """Every resource of the latest release of each package, with absolute URLs."""
 
     def build() -> bytes:
         latest = [releases[-1].info for releases in snapshot.packages.values()]
-        return dump_json(root_descriptor(latest, base_url=settings.base_url))
+        return dump_json(root_descriptor(latest, links=links))
 
-    body = snapshot.derived(("datapackage.json", settings.base_url), build)
+    body = snapshot.derived(("datapackage.json", links), build)
     return Response(body, media_type="application/json")
 
 
 @router.get("/catalog", include_in_schema=False)
 async def catalog_iri() -> RedirectResponse:
     """The format-neutral catalog IRI resolves to its JSON-LD."""
-    return RedirectResponse("/catalog.jsonld", status_code=303)
+    return RedirectResponse(PATHS.catalog_page("jsonld"), status_code=303)
 
 
 @router.get("/catalog.{ext}", summary="DCAT-AP 3 catalog")
 async def dcat_catalog(
     ext: str,
     snapshot: SnapshotDep,
-    settings: SettingsDep,
+    links: LinksDep,
     page: int = Query(1, description="Page number, from 1."),
     page_size: int = Query(DEFAULT_PAGE_SIZE, description="Datasets per page (at most 1000)."),
     modified_since: str | None = Query(
@@ -69,7 +69,7 @@ async def dcat_catalog(
         packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
         graph = build_catalog_graph(
             packages,
-            base_url=settings.base_url,
+            links=links,
             page=page,
             page_size=page_size,
             modified_since=since,
@@ -77,26 +77,24 @@ async def dcat_catalog(
         )
         return serialize_catalog(graph, ext)
 
-    key = ("catalog", ext, page, page_size, since, settings.base_url)
+    key = ("catalog", ext, page, page_size, since, links)
     return Response(snapshot.derived(key, build), media_type=MEDIA_TYPES[ext])
 
 
 @router.get("/data.json", summary="DCAT-US 1.1 catalog")
-async def data_json(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+async def data_json(snapshot: SnapshotDep, links: LinksDep) -> Response:
     """The Project Open Data (DCAT-US 1.1) catalog, as data.gov harvests it."""
 
     def build() -> bytes:
         packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
-        return dump_json(build_data_json(packages, base_url=settings.base_url))
+        return dump_json(build_data_json(packages, links=links))
 
-    body = snapshot.derived(("data.json", settings.base_url), build)
+    body = snapshot.derived(("data.json", links), build)
     return Response(body, media_type="application/json")
 
 
-@router.get("/v1/datasets/{package}/{version}", include_in_schema=False)
+@router.get(package_route("{package}", "{version}"), include_in_schema=False)
 async def release_iri(package: str, version: str, snapshot: SnapshotDep) -> RedirectResponse:
     """A release IRI resolves to its descriptor."""
     snapshot.release(package, version)
-    return RedirectResponse(
-        urls.descriptor_url("", package=package, version=version), status_code=303
-    )
+    return RedirectResponse(PATHS.descriptor(package, version), status_code=303)

@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.db.releases import Catalog
 from api.fieldtypes import type_of
+from api.metadata.urls import PATHS
 from api.model import FieldSpec, TableSpec
 from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
 from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
@@ -200,7 +201,7 @@ def resource_operation(
             "406": _problem("Not acceptable"),
         },
     }
-    path = f"/v1/datasets/{spec.package}/{{version}}/{spec.resource}"
+    path = PATHS.resource_template(spec.package, spec.resource)
     return path, operation, row_name, {"row": row_schema(spec), "page": (page_name, page_schema)}
 
 

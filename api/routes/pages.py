@@ -7,8 +7,7 @@ from xml.etree import ElementTree
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from api.deps import SettingsDep, SnapshotDep
-from api.metadata import urls
+from api.deps import LinksDep, SnapshotDep
 from api.metadata.citation import plain_citation
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
 from api.render.html import dataset_body, home_body, page
@@ -18,33 +17,33 @@ SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(snapshot: SnapshotDep, settings: SettingsDep) -> HTMLResponse:
+async def home(snapshot: SnapshotDep, links: LinksDep) -> HTMLResponse:
     """The catalog page."""
     latest = [releases[-1].info for releases in snapshot.packages.values()]
     packages = [[r.info for r in releases] for releases in snapshot.packages.values()]
     html = page(
         "Open data catalog",
-        home_body(latest, base_url=settings.base_url),
-        jsonld=catalog_jsonld(packages, base_url=settings.base_url),
+        home_body(latest, links=links),
+        jsonld=catalog_jsonld(packages, links=links),
     )
     return HTMLResponse(html)
 
 
 @router.get("/datasets/{package}", response_class=HTMLResponse)
-async def dataset_page(package: str, snapshot: SnapshotDep, settings: SettingsDep) -> HTMLResponse:
+async def dataset_page(package: str, snapshot: SnapshotDep, links: LinksDep) -> HTMLResponse:
     """A package page: description, releases, downloads, citation."""
     releases = [r.info for r in snapshot.releases(package)]
-    citation = plain_citation(releases[-1], base_url=settings.base_url)
+    citation = plain_citation(releases[-1], links=links)
     html = page(
         releases[-1].title,
-        dataset_body(releases, base_url=settings.base_url, citation=citation),
-        jsonld=dataset_jsonld(releases, base_url=settings.base_url),
+        dataset_body(releases, links=links, citation=citation),
+        jsonld=dataset_jsonld(releases, links=links),
     )
     return HTMLResponse(html)
 
 
 @router.get("/sitemap.xml")
-async def sitemap(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+async def sitemap(snapshot: SnapshotDep, links: LinksDep) -> Response:
     """Every human page and every pinned release descriptor."""
     root = ElementTree.Element("urlset", xmlns=SITEMAP_NS)
 
@@ -54,14 +53,14 @@ async def sitemap(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
         if modified:
             ElementTree.SubElement(entry, "lastmod").text = modified
 
-    add(urls.home_url(settings.base_url))
+    add(links.home())
     for package, releases in snapshot.packages.items():
         latest = releases[-1].info
-        add(urls.landing_page(settings.base_url, package), latest.loaded_at.date().isoformat())
+        add(links.page(package), latest.loaded_at.date().isoformat())
         for release in releases:
             info = release.info
             add(
-                urls.descriptor_url(settings.base_url, package=package, version=info.version),
+                links.descriptor(package, info.version),
                 info.published.isoformat() if info.published else None,
             )
     body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -69,6 +68,6 @@ async def sitemap(snapshot: SnapshotDep, settings: SettingsDep) -> Response:
 
 
 @router.get("/robots.txt", response_class=PlainTextResponse)
-async def robots(settings: SettingsDep) -> PlainTextResponse:
+async def robots(links: LinksDep) -> PlainTextResponse:
     """Everything may be crawled; the sitemap lists the pages."""
-    return PlainTextResponse(f"User-agent: *\nAllow: /\nSitemap: {settings.base_url}/sitemap.xml\n")
+    return PlainTextResponse(f"User-agent: *\nAllow: /\nSitemap: {links.sitemap()}\n")

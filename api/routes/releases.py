@@ -10,14 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file, read_validation_report
-from api.deps import EngineDep, ReleaseDep, SettingsDep, SnapshotDep
-from api.metadata import urls
+from api.deps import EngineDep, LinksDep, ReleaseDep, SettingsDep, SnapshotDep
 from api.metadata.citation import citation_format, render_citation
+from api.metadata.urls import API_PREFIX
 from api.render.archive import iter_release_zip, readme_text
 from api.render.rows import dump_json
 from api.routes.caching import conditional
 
-router = APIRouter(prefix="/v1/datasets", tags=["releases"])
+router = APIRouter(prefix=API_PREFIX, tags=["releases"])
 
 
 @router.get("/{package}/{version}/validation.json", summary="Stored validation report")
@@ -27,11 +27,17 @@ async def validation_report(
     release: ReleaseDep,
     snapshot: SnapshotDep,
     settings: SettingsDep,
+    links: LinksDep,
     engine: EngineDep,
 ) -> Response:
     """The frictionless report stored when the release was loaded, as it was."""
     headers, cached = conditional(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings
+        request,
+        release=release,
+        requested=version,
+        snapshot=snapshot,
+        settings=settings,
+        links=links,
     )
     if cached is not None:
         return cached
@@ -46,17 +52,23 @@ async def release_zip(
     release: ReleaseDep,
     snapshot: SnapshotDep,
     settings: SettingsDep,
+    links: LinksDep,
     engine: EngineDep,
 ) -> Response:
     """The release as a zip: descriptor (relative paths), CSV files and a README."""
     headers, cached = conditional(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings
+        request,
+        release=release,
+        requested=version,
+        snapshot=snapshot,
+        settings=settings,
+        links=links,
     )
     if cached is not None:
         return cached
     info = release.info
-    pinned = urls.release_iri(settings.base_url, package=info.package, version=info.version)
-    citation = render_citation(info, "apa", base_url=settings.base_url)
+    pinned = links.release(info.package, info.version)
+    citation = render_citation(info, "apa", links=links)
     files: list[tuple[str, Callable[[], Iterable[bytes]]]] = []
     for resource in info.descriptor.get("resources", []):
         resource_id = release.tables.get(resource["name"])
@@ -83,14 +95,20 @@ async def release_citation(
     release: ReleaseDep,
     snapshot: SnapshotDep,
     settings: SettingsDep,
+    links: LinksDep,
     format: str = "apa",
 ) -> Response:
     """A citation of the pinned release: apa, bibtex, ris, csl-json or cff."""
     chosen = citation_format(format)
     headers, cached = conditional(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings
+        request,
+        release=release,
+        requested=version,
+        snapshot=snapshot,
+        settings=settings,
+        links=links,
     )
     if cached is not None:
         return cached
-    text = render_citation(release.info, chosen.name, base_url=settings.base_url)
+    text = render_citation(release.info, chosen.name, links=links)
     return Response(text, media_type=chosen.media_type, headers=headers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,8 +13,8 @@ from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import ServingDep
 from api.errors import BadQuery, NotAcceptable, NotFound, ParamError, plain, quoted
-from api.metadata import urls
 from api.metadata.citation import plain_citation
+from api.metadata.urls import API_PREFIX, Links
 from api.model import ReleaseInfo
 from api.query import Plan, RowQuery, parse_key, prepare_page
 from api.render.rows import MEDIA_TYPES, dump_json, iter_ndjson, iter_stored_csv, negotiate
@@ -23,7 +22,7 @@ from api.render.xlsx import MAX_ROWS as XLSX_MAX_ROWS
 from api.render.xlsx import xlsx_bytes
 from api.routes.caching import conditional, pinned_path
 
-router = APIRouter(prefix="/v1/datasets", tags=["rows"])
+router = APIRouter(prefix=API_PREFIX, tags=["rows"])
 
 ROW_FORMATS = ("json", "csv", "ndjson", "xlsx")
 RAW_FILE_PARAMS = frozenset({"_dl"})
@@ -41,9 +40,9 @@ def _filters_as_understood(query: RowQuery) -> list[dict[str, Any]]:
     return [{"column": f.column, "op": f.op, "value": f.value} for f in query.filters]
 
 
-def _next_url(request: Request, base_url: str, pinned: str, token: str) -> str:
+def _next_url(request: Request, links: Links, pinned: str, token: str) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "_next"]
-    return f"{base_url}{pinned}?{urlencode([*params, ('_next', token)])}"
+    return links.at(pinned, [*params, ("_next", token)])
 
 
 @router.get("/{package}/{version}/{resource}", include_in_schema=False)
@@ -80,6 +79,7 @@ async def read_rows(
         requested=version,
         snapshot=snapshot,
         settings=settings,
+        links=serving.links,
         variant=fmt,
     )
     if cached is not None:
@@ -98,14 +98,14 @@ async def read_rows(
             headers,
             licences=licences,
             requested=version,
-            base_url=settings.base_url,
+            links=serving.links,
         )
     if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS and _has_file(release, name):
         resource_id = release.tables[name]
         chunks = await run_in_threadpool(iter_resource_file, engine, resource_id)
         return StreamingResponse(chunks, media_type=MEDIA_TYPES["csv"], headers=headers)
     if fmt == "xlsx":
-        about = _about(request, release.info, settings.base_url, query, requested=version)
+        about = _about(request, release.info, serving.links, query, requested=version)
         body_bytes = await _workbook(reader, query, about=about)
         return Response(body_bytes, media_type=MEDIA_TYPES["xlsx"], headers=headers)
     if fmt == "csv":
@@ -148,24 +148,22 @@ async def _workbook(reader: RowReader, query: RowQuery, *, about: list[tuple[str
 
 
 def _about(
-    request: Request, info: ReleaseInfo, base_url: str, query: RowQuery, *, requested: str
+    request: Request, info: ReleaseInfo, links: Links, query: RowQuery, *, requested: str
 ) -> list[tuple[str, str]]:
     """What a spreadsheet says about itself: what it is, its version, licence, source, citation."""
     licences = ", ".join(label for label, _url in info.licences)
     filters = "; ".join(f"{f.column} {f.op} {f.value}" for f in query.filters) or "none"
     # The pinned URL: `latest` and its version give the same file (and the same ETag).
-    source = pinned_path(request, requested, info.version)
-    if request.url.query:
-        source += f"?{request.url.query}"
+    source = links.at(pinned_path(request, requested, info.version), request.url.query)
     return [
         ("dataset", info.title),
         ("package", info.package),
         ("version", info.version),
         ("licence", licences),
-        ("source", f"{base_url}{source}"),
-        ("descriptor", urls.descriptor_url(base_url, package=info.package, version=info.version)),
+        ("source", source),
+        ("descriptor", links.descriptor(info.package, info.version)),
         ("filters", filters),
-        ("citation", plain_citation(info, base_url=base_url)),
+        ("citation", plain_citation(info, links=links)),
     ]
 
 
@@ -178,13 +176,13 @@ async def _json_page(
     *,
     licences: list[dict[str, Any]],
     requested: str,
-    base_url: str,
+    links: Links,
 ) -> Response:
     spec = reader.spec
     page = await reader.page(query, plan)
     next_token = page.next
     pinned = pinned_path(request, requested, spec.version)
-    next_url = _next_url(request, base_url, pinned, next_token) if next_token else None
+    next_url = _next_url(request, links, pinned, next_token) if next_token else None
     if next_url:
         headers["Link"] += f', <{next_url}>; rel="next"'
     body: dict[str, Any] = {
@@ -233,7 +231,12 @@ async def read_row(
     spec = serving.catalog.table_spec(package, version, resource, snapshot=snapshot)
     values = parse_key(spec, key)
     headers, cached = conditional(
-        request, release=release, requested=version, snapshot=snapshot, settings=settings
+        request,
+        release=release,
+        requested=version,
+        snapshot=snapshot,
+        settings=settings,
+        links=serving.links,
     )
     if cached is not None:
         return cached
