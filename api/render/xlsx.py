@@ -12,6 +12,9 @@ from typing import Any
 
 import orjson
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from api.render.archive import FIXED_TIMESTAMP
 
@@ -24,12 +27,24 @@ PINNED_MODIFIED = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
 COPY_CHUNK = 1 << 20
 
 
-def _cell(value: Any) -> Any:
+def _cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+    """One value as a cell: text always a text cell, never a formula or an error value."""
     if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
+        value = orjson.dumps(value).decode()
+    if isinstance(value, str):
+        # openpyxl makes `=...` a formula and `#N/A` an error value; typed text stays text.
+        if value.startswith("=") or value in ERROR_CODES:
+            cell = WriteOnlyCell(sheet, value)
+            cell.data_type = "s"
+            return cell
+        return value
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)
     return value
+
+
+def _row(sheet: WriteOnlyWorksheet, values: Iterable[Any]) -> list[Any]:
+    return [_cell(sheet, value) for value in values]
 
 
 def xlsx_bytes(
@@ -42,12 +57,12 @@ def xlsx_bytes(
     """Write a workbook in write-only mode (constant memory per row) and return its bytes."""
     workbook = Workbook(write_only=True)
     data = workbook.create_sheet(sheet[:31] or "data")
-    data.append(list(header))
+    data.append(_row(data, header))
     for row in rows:
-        data.append([_cell(v) for v in row])
+        data.append(_row(data, row))
     info = workbook.create_sheet("about")
-    for key, value in about:
-        info.append([key, value])
+    for pair in about:
+        info.append(_row(info, pair))
     workbook.properties.created = PINNED_TIME
     workbook.properties.modified = PINNED_TIME
     buffer = io.BytesIO()
