@@ -32,7 +32,14 @@ from tests.conftest import BASE_URL
 pytestmark = pytest.mark.anyio
 
 DANGEROUS = ["=cmd|' /C calc'!A0", "+1", "-x", "@SUM(1)", "\tx", "\rx"]
-HARMLESS = ["plain", "#N/A", "a=b", "'quoted"]
+HARMLESS = ["plain", "#N/A", "a=b", "'quoted", "bell\x07", "_x0041_"]
+
+
+def _in_workbook(text: str) -> str:
+    """A sheet holds no control character: the workbook writes the `_xHHHH_` Excel reads back."""
+    return text.replace("_x0041_", "_x005F_x0041_").replace("\x07", "_x0007_")
+
+
 TEXTS = [*DANGEROUS, *HARMLESS]
 SCHEMA: dict[str, Any] = {
     "fields": [
@@ -127,9 +134,11 @@ async def test_workbook_text_is_text_and_numbers_are_numbers(http: httpx.AsyncCl
     ]
     assert formulas == []
     rows = list(workbook["cells"].iter_rows(min_row=2))
-    assert [(row[1].data_type, row[1].value) for row in rows] == [("s", text) for text in TEXTS]
+    assert [(row[1].data_type, row[1].value) for row in rows] == [
+        ("s", _in_workbook(text)) for text in TEXTS
+    ]
     assert [(row[4].data_type, row[4].value) for row in rows] == [  # a list is JSON text
-        ("s", json.dumps([text, "b"], separators=(",", ":"))) for text in TEXTS
+        ("s", _in_workbook(json.dumps([text, "b"], separators=(",", ":")))) for text in TEXTS
     ]
     assert [(row[2].data_type, row[2].value) for row in rows] == [
         ("n", -number) for number in range(1, len(TEXTS) + 1)
@@ -145,6 +154,19 @@ async def test_workbook_filtered_by_a_formula_keeps_it_as_text(http: httpx.Async
     about = {row[0].value: row[1] for row in workbook["about"].iter_rows()}
     assert (about["dataset"].data_type, about["dataset"].value) == ("s", TITLE)
     assert about["filters"].value == f"text exact {DANGEROUS[0]}"
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [("a\x01b", "a_x0001_b"), ("\uffff", "_xFFFF_"), ("\x1f_x0001_", "_x001F__x005F_x0001_")],
+)
+async def test_workbook_filtered_by_a_control_character_is_a_workbook(
+    http: httpx.AsyncClient, value: str, written: str
+) -> None:
+    response = await http.get(ROWS + ".xlsx", params={"text": value})
+    assert response.status_code == 200
+    about = dict(load_workbook(io.BytesIO(response.content))["about"].iter_rows(values_only=True))
+    assert about["filters"] == f"text exact {written}"
 
 
 # CSV -----------------------------------------------------------------------------------------

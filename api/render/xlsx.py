@@ -25,6 +25,16 @@ PINNED_TIME = datetime(2000, 1, 1)
 MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 PINNED_MODIFIED = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
 COPY_CHUNK = 1 << 20
+# Text a sheet cannot hold as is (ST_Xstring): what XML 1.0 forbids (control characters, lone
+# surrogates, U+FFFE and U+FFFF), and text that reads as one of the `_xHHHH_` escapes for them.
+UNWRITABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)"
+)
+
+
+def _escaped(text: str) -> str:
+    """Text with each character a sheet cannot hold written as the `_xHHHH_` Excel reads back."""
+    return UNWRITABLE.sub(lambda match: f"_x{ord(match[0]):04X}_", text)
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
@@ -32,6 +42,8 @@ def _cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
     if isinstance(value, dict | list):
         value = orjson.dumps(value).decode()
     if isinstance(value, str):
+        if UNWRITABLE.search(value):
+            value = _escaped(value)
         # openpyxl makes `=...` a formula and `#N/A` an error value; typed text stays text.
         if value.startswith("=") or value in ERROR_CODES:
             cell = WriteOnlyCell(sheet, value)
