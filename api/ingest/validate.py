@@ -149,21 +149,29 @@ class FormulaLikeCheck(Check):
     type = "formula-like-text"
     found: list[FormulaLike] = attrs.field(factory=list)
     count: int = 0
+    text_columns: list[tuple[int, str]] = attrs.field(factory=list)
+
+    def validate_start(self) -> Iterable[Error]:
+        """Find the text columns of the resource: the only cells each row needs looked at."""
+        schema = self.resource.schema
+        self.text_columns = [
+            (index, field.name)
+            for index, field in enumerate(schema.fields)
+            if field.type in FORMULA_TEXT_TYPES
+        ]
+        return ()
 
     def validate_row(self, row: Row) -> Iterable[Error]:
         """Note each formula-like text cell of the row, as published (the first few kept)."""
-        for field, cell in zip(row.fields, row.cells, strict=False):
-            if (
-                field.type in FORMULA_TEXT_TYPES
-                and isinstance(cell, str)
-                and cell.startswith(FORMULA_PREFIXES)
-            ):
+        cells = row.cells
+        for index, name in self.text_columns:
+            cell = cells[index] if index < len(cells) else None
+            if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
                 self.count += 1
                 if len(self.found) < KEPT_FORMULA_LIKE:
-                    self.found.append(
-                        FormulaLike(str(self.resource.name), row.row_number, field.name, cell)
-                    )
-        yield from ()
+                    resource = str(self.resource.name)
+                    self.found.append(FormulaLike(resource, row.row_number, name, cell))
+        return ()
 
 
 def descriptor_path_of(path: Path) -> Path:
