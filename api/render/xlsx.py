@@ -19,8 +19,6 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from api.render.archive import FIXED_TIMESTAMP
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Excel's sheet holds 1,048,576 rows, one of which is the header.
-MAX_ROWS = 1_048_575
 PINNED_TIME = datetime(2000, 1, 1)
 MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 PINNED_MODIFIED = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
