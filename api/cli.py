@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from api.config import get_settings
 from api.diff import Bump, ReleaseDiff, next_version, parse_bump
-from api.errors import PackageInvalid
+from api.errors import PackageInvalid, quoted
 from api.ingest.catalog import build_catalog, catalog_path, render_catalog
 from api.ingest.discover import ReleaseRef, find_releases
 from api.ingest.release import (
@@ -82,6 +83,24 @@ def _print_outcome(console: Console, ref: ReleaseRef, outcome: ValidationOutcome
         console.print(f"  ... and {len(rows) - SHOWN_ERRORS} more (use --json for all of them)")
 
 
+def _print_formula_like(console: Console, outcome: ValidationOutcome) -> None:
+    """Warn about text that spreadsheets would read as a formula (the release stays valid)."""
+    if not outcome.formula_like_count:
+        return
+    console.print(
+        f"  [yellow]warning:[/yellow] {outcome.formula_like_count} text value(s) start with"
+        " =, +, -, @, tab or CR; Excel-ready downloads (CSV with _bom=1) prefix them with '"
+    )
+    table = Table("resource", "row", "field", "value", box=None, padding=(0, 1))
+    for found in outcome.formula_like:
+        cells = (found.resource, str(found.row), found.field, quoted(found.value))
+        table.add_row(*(escape(cell) for cell in cells))
+    console.print(table)
+    rest = outcome.formula_like_count - len(outcome.formula_like)
+    if rest:
+        console.print(f"  ... and {rest} more")
+
+
 @app.command()
 def validate(
     paths: Annotated[
@@ -110,6 +129,10 @@ def validate(
                 "path": str(ref.path),
                 "valid": outcome.valid,
                 "report": outcome.report,
+                "formula_like": {
+                    "count": outcome.formula_like_count,
+                    "first": [asdict(found) for found in outcome.formula_like],
+                },
             }
             for ref, outcome in results
         ]
@@ -119,6 +142,7 @@ def validate(
             console.print(f"no releases found under {escape(str(datasets_dir))}")
         for ref, outcome in results:
             _print_outcome(console, ref, outcome)
+            _print_formula_like(console, outcome)
     if not all(outcome.valid for _, outcome in results):
         raise typer.Exit(1)
 

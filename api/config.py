@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     latest_max_age: int = Field(
         default=300, ge=0, description="Cache-Control max-age in seconds for `latest` URLs."
     )
+    xlsx_max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        le=1_048_575,  # an Excel sheet holds 1,048,576 rows, one of them the header
+        description=(
+            "Most rows an `.xlsx` download holds (at most 1048575, Excel's limit); a larger"
+            " selection is a 413 `export-too-large` problem that links the same rows as CSV."
+        ),
+    )
     load_batch_size: int = Field(
         default=20_000, ge=100, description="Rows per INSERT batch when loading a release."
     )

@@ -105,6 +105,14 @@ class NotAcceptable(ApiError):
     title = "Not acceptable"
 
 
+class ExportTooLarge(ApiError):
+    """More rows match than a download in this format may hold; `csv_url` gives them as CSV."""
+
+    status = 413
+    code = "export-too-large"
+    title = "Export too large"
+
+
 class QueryTimeout(ApiError):
     """A query ran past the configured time limit."""
 

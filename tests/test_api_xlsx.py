@@ -83,3 +83,16 @@ async def test_bad_query_is_a_problem_before_any_workbook(client: httpx.AsyncCli
     assert [(e["param"], e["code"]) for e in response.json()["errors"]] == [
         ("value__gt", "invalid-value")
     ]
+
+
+async def test_too_large_workbook_is_documented(client: httpx.AsyncClient) -> None:
+    """The rows operation lists the 413, and its problem type says what it means."""
+    openapi = (await client.get("/openapi.json")).json()
+    operation = openapi["paths"][f"/v1/datasets/{FLAGSHIP}/{{version}}/figures"]["get"]
+    content = operation["responses"]["413"]["content"]
+    assert content == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+    described = (await client.get("/problems/export-too-large")).json()
+    assert (described["status"], described["title"]) == (413, "Export too large")
+    assert "csv_url" in described["description"]

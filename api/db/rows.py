@@ -18,7 +18,14 @@ from api.db.engine import time_limited
 from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
 from api.errors import QueryTimeout
 from api.model import FieldSpec, TableSpec
-from api.query.build import Plan, build_count, build_facet, build_row, build_select
+from api.query.build import (
+    Plan,
+    build_bounded_count,
+    build_count,
+    build_facet,
+    build_row,
+    build_select,
+)
 from api.query.grammar import RowQuery
 
 INLINE_MAX_ROWS = 50_000
@@ -192,6 +199,21 @@ class RowReader:
             cached = int(await run_in_threadpool(self._scalar, select))
             RESULTS.put(key, cached)
         return int(cached)
+
+    async def count_at_most(self, query: RowQuery, bound: int) -> tuple[int, bool]:
+        """The number of matching rows, counted no further than `bound`; and whether it is exact.
+
+        An unfiltered or already counted selection gives its exact total at no cost; otherwise the
+        database stops reading at `bound` rows, so a refusal of a large selection stays cheap.
+        """
+        if not query.filters:
+            return self.spec.row_count, True
+        cached = RESULTS.get(_cache_key("count", self.engine, self.spec, query))
+        if cached is not None:
+            return int(cached), True
+        select = build_bounded_count(self.spec, query, bound)
+        counted = int(await run_in_threadpool(self._scalar, select))
+        return counted, counted < bound
 
     async def facet(self, query: RowQuery, column: str) -> list[dict[str, Any]]:
         """Value counts of a column under the filters, most common first (one more than shown)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
-from frictionless import Error, FrictionlessException, Package, Report, errors
+from frictionless import Check, Checklist, Error, FrictionlessException, Package, Report, errors
+from frictionless.table.row import Row
 
 from .discover import DESCRIPTOR_NAME, is_semver
 from .paths import ResourcePathError, descriptor_path_error, path_problem, resource_path_errors
@@ -30,6 +31,13 @@ PACKAGE_NAME = RESOURCE_NAME
 
 DEFAULT_ENCODING = "utf-8"
 TABULAR_FORMATS = frozenset({"csv", "tsv", "xls", "xlsx", "ods"})
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""The starts of text a spreadsheet may run as a formula (OWASP, CSV injection)."""
+FORMULA_TEXT_TYPES = frozenset({"string", "any", "list"})
+"""Field types whose cells are free text (the ones Excel-ready exports neutralise)."""
+KEPT_FORMULA_LIKE = 20
+"""How many formula-like values a validation keeps (it counts every one)."""
 
 FlatError = tuple[str | None, int | None, str | None, str]
 Descriptor = Mapping[str, Any]
@@ -112,11 +120,59 @@ class IntegrityError(errors.PackageError):
 
 
 @dataclass(frozen=True)
+class FormulaLike:
+    """A text value a spreadsheet would read as the start of a formula: a warning, not an error."""
+
+    resource: str
+    row: int
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
 class ValidationOutcome:
-    """The verdict on one release and the frictionless report behind it."""
+    """The verdict on one release and the frictionless report behind it.
+
+    `formula_like` holds the first formula-like text values (at most `KEPT_FORMULA_LIKE`) and
+    `formula_like_count` counts all of them; they never make a release invalid.
+    """
 
     valid: bool
     report: dict[str, Any]
+    formula_like: tuple[FormulaLike, ...] = ()
+    formula_like_count: int = 0
+
+
+@attrs.define(kw_only=True, repr=False)
+class FormulaLikeCheck(Check):
+    """Collects text cells that start with `=`, `+`, `-`, `@`, tab or CR; reports no error."""
+
+    type = "formula-like-text"
+    found: list[FormulaLike] = attrs.field(factory=list)
+    count: int = 0
+    text_columns: list[tuple[int, str]] = attrs.field(factory=list)
+
+    def validate_start(self) -> Iterable[Error]:
+        """Find the text columns of the resource: the only cells each row needs looked at."""
+        schema = self.resource.schema
+        self.text_columns = [
+            (index, field.name)
+            for index, field in enumerate(schema.fields)
+            if field.type in FORMULA_TEXT_TYPES
+        ]
+        return ()
+
+    def validate_row(self, row: Row) -> Iterable[Error]:
+        """Note each formula-like text cell of the row, as published (the first few kept)."""
+        cells = row.cells
+        for index, name in self.text_columns:
+            cell = cells[index] if index < len(cells) else None
+            if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+                self.count += 1
+                if len(self.found) < KEPT_FORMULA_LIKE:
+                    resource = str(self.resource.name)
+                    self.found.append(FormulaLike(resource, row.row_number, name, cell))
+        return ()
 
 
 def descriptor_path_of(path: Path) -> Path:
@@ -279,17 +335,25 @@ def _refused_unread(descriptor_path: Path) -> ValidationOutcome | None:
 
 
 def validate_release(path: Path) -> ValidationOutcome:
-    """Validate a release folder (or its `datapackage.json`): descriptor, data, hashes, rules."""
+    """Validate a release folder (or its `datapackage.json`): descriptor, data, hashes, rules.
+
+    Text values that start like a spreadsheet formula are counted on the way, as warnings.
+    """
     descriptor_path = descriptor_path_of(path)
     refused = _refused_unread(descriptor_path)
     if refused is not None:
         return refused
     opened = _open_package(descriptor_path)
+    formulas = FormulaLikeCheck()
     try:
-        report = opened if isinstance(opened, Report) else opened.validate()
+        if isinstance(opened, Report):
+            report = opened
+        else:
+            report = opened.validate(Checklist(checks=[formulas]))
     except FrictionlessException as exception:
         report = _failure(exception)
-    return _with_extra_errors(report, _rules_for(descriptor_path))
+    outcome = _with_extra_errors(report, _rules_for(descriptor_path))
+    return replace(outcome, formula_like=tuple(formulas.found), formula_like_count=formulas.count)
 
 
 def _file_errors(descriptor_path: Path) -> list[Error]:

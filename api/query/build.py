@@ -110,6 +110,12 @@ def build_count(spec: TableSpec, query: RowQuery) -> sa.Select[Any]:
     return sa.select(sa.func.count()).select_from(spec.table).where(*_where(spec, query))
 
 
+def build_bounded_count(spec: TableSpec, query: RowQuery, bound: int) -> sa.Select[Any]:
+    """Return the select of the number of matching rows, counting no further than `bound`."""
+    matching = sa.select(sa.literal(1)).select_from(spec.table).where(*_where(spec, query))
+    return sa.select(sa.func.count()).select_from(matching.limit(bound).subquery())
+
+
 def build_facet(
     spec: TableSpec, query: RowQuery, column: str, *, limit: int = DEFAULT_FACET_SIZE
 ) -> sa.Select[Any]:

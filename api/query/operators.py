@@ -125,8 +125,8 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
             "rows; `none` skips counting.", formats=JSON_ONLY),
     Control("_facet", "JSON pages only: count the rows under the current filters by each value "
             "of this column (comma-separated and/or repeated).", True, formats=JSON_ONLY),
-    Control("_bom", "CSV only: `1` starts the file with a UTF-8 byte order mark, for Excel.",
-            formats=CSV_ONLY),
+    Control("_bom", "CSV only: `1` makes the file ready for Excel: a UTF-8 byte order mark, and "
+            "a `'` before text that starts with `=`, `+`, `-`, `@`, tab or CR.", formats=CSV_ONLY),
     Control("_delimiter", "CSV only: the field separator, `,` (the default), `;` or a tab "
             "(`\\t` or `tab`).", formats=CSV_ONLY),
     Control("_dl", "`1` asks the browser to save the file, named after the package, version and "

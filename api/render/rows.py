@@ -28,6 +28,17 @@ FORMAT_BY_MEDIA_TYPE: dict[str, str] = {
 }
 UTF8_BOM = "\ufeff"
 ROWS_PER_CHUNK = 1000
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may read as the start of a formula (OWASP, CSV injection)."""
+TEXT_TYPES = frozenset({"string", "any", "list"})
+"""Table Schema types written as free text; numbers, dates and JSON are never altered."""
+
+
+def neutralised(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, prefixed with `'` so that it shows as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def csv_cell(value: Any) -> Any:
@@ -85,17 +96,22 @@ def iter_stored_csv(
     *,
     delimiter: str = ",",
     bom: bool = False,
+    spreadsheet: bool = False,
 ) -> Iterator[bytes]:
     """Yield a CSV document from batches of stored rows, converting only the columns that need it.
 
     :param decoders: per column, None where the stored value writes as it is, else the function
         that turns it into its typed value (which the field's CSV encoder then writes).
+    :param spreadsheet: the file is meant for a spreadsheet: text that starts like a formula is
+        prefixed with `'` (see `neutralised`).
     """
-    converters = [
-        (index, _compose(decode, csv_encoder(spec)))
-        for index, (spec, decode) in enumerate(zip(fields, decoders, strict=True))
-        if decode is not None
-    ]
+    converters: list[tuple[int, Encoder]] = []
+    for index, (spec, decode) in enumerate(zip(fields, decoders, strict=True)):
+        convert = None if decode is None else _compose(decode, csv_encoder(spec))
+        if spreadsheet and spec.type in TEXT_TYPES:
+            convert = neutralised if convert is None else _compose(convert, neutralised)
+        if convert is not None:
+            converters.append((index, convert))
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     if bom:

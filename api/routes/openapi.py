@@ -199,6 +199,9 @@ def resource_operation(
             "400": _problem("Bad query: every problem listed in `errors`"),
             "404": _problem("Unknown version or resource"),
             "406": _problem("Not acceptable"),
+            "413": _problem(
+                "More rows than an `.xlsx` download holds; `csv_url` gives the same rows as CSV"
+            ),
         },
     }
     path = PATHS.resource_template(spec.package, spec.resource)

@@ -12,13 +12,12 @@ from api.db.files import iter_resource_file
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import ServingDep
-from api.errors import BadQuery, NotAcceptable, NotFound, ParamError, plain, quoted
+from api.errors import BadQuery, ExportTooLarge, NotAcceptable, NotFound, ParamError, plain, quoted
 from api.metadata.citation import plain_citation
 from api.metadata.urls import API_PREFIX, Links
 from api.model import ReleaseInfo
 from api.query import Plan, RowQuery, parse_key, prepare_page
 from api.render.rows import MEDIA_TYPES, dump_json, iter_ndjson, iter_stored_csv, negotiate
-from api.render.xlsx import MAX_ROWS as XLSX_MAX_ROWS
 from api.render.xlsx import xlsx_bytes
 from api.routes.caching import conditional, pinned_path
 
@@ -105,6 +104,10 @@ async def read_rows(
         chunks = await run_in_threadpool(iter_resource_file, engine, resource_id)
         return StreamingResponse(chunks, media_type=MEDIA_TYPES["csv"], headers=headers)
     if fmt == "xlsx":
+        csv_url = serving.links.rows(spec.package, spec.version, spec.resource, "csv")
+        if request.url.query:
+            csv_url = f"{csv_url}?{request.url.query}"
+        await _refuse_large_workbook(reader, query, settings.xlsx_max_rows, csv_url=csv_url)
         about = _about(request, release.info, serving.links, query, requested=version)
         body_bytes = await _workbook(reader, query, about=about)
         return Response(body_bytes, media_type=MEDIA_TYPES["xlsx"], headers=headers)
@@ -117,6 +120,7 @@ async def read_rows(
             stored.batches,
             delimiter=query.delimiter,
             bom=query.bom,
+            spreadsheet=query.bom,  # the Excel-ready variant: formula-like text neutralised
         )
     else:
         header, rows = await reader.stream(query)
@@ -132,15 +136,23 @@ def _has_file(release: LoadedRelease, resource: str) -> bool:
     )
 
 
+async def _refuse_large_workbook(
+    reader: RowReader, query: RowQuery, max_rows: int, *, csv_url: str
+) -> None:
+    """A 413 before any work when more rows match than a workbook may hold (a bounded count)."""
+    counted, exact = await reader.count_at_most(query, max_rows + 1)
+    if counted <= max_rows:
+        return
+    matched = f"{counted:,} rows match" if exact else f"more than {max_rows:,} rows match"
+    raise ExportTooLarge(
+        f"{matched}; an Excel download holds at most {max_rows:,} rows."
+        " Filter further, or download the same rows as CSV from csv_url.",
+        details={"max_rows": max_rows, "csv_url": csv_url},
+    )
+
+
 async def _workbook(reader: RowReader, query: RowQuery, *, about: list[tuple[str, str]]) -> bytes:
-    """Every matching row as an Excel workbook; more rows than a sheet holds is a 400."""
-    total = await reader.count(query)
-    if total > XLSX_MAX_ROWS:
-        message = (
-            f"{total:,} rows match, more than an Excel sheet holds ({XLSX_MAX_ROWS:,});"
-            " filter further or download CSV"
-        )
-        raise BadQuery([ParamError("_format", "too-many-rows", message)])
+    """Every matching row as an Excel workbook."""
     header, rows = await reader.stream(query)
     return await run_in_threadpool(
         xlsx_bytes, header, rows, sheet=reader.spec.resource, about=about
