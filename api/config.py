@@ -54,6 +54,13 @@ class Settings(BaseSettings):
             "Longest wait for a free pooled connection before a 503 `database-unavailable`."
         ),
     )
+    max_problem_errors: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Most `errors[]` entries a problem document lists; `errors_omitted` counts the rest."
+        ),
+    )
     latest_max_age: int = Field(
         default=300, ge=0, description="Cache-Control max-age in seconds for `latest` URLs."
     )
