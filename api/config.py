@@ -54,6 +54,11 @@ class Settings(BaseSettings):
             "Longest wait for a free pooled connection before a 503 `database-unavailable`."
         ),
     )
+    max_facets: int = Field(
+        default=5,
+        ge=0,
+        description="Most `_facet` columns of one JSON page; more is a 400 `too-many-facets`.",
+    )
     max_problem_errors: int = Field(
         default=20,
         ge=1,

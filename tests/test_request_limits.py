@@ -56,3 +56,45 @@ async def test_errors_listed_follow_the_setting(flagship_url: str) -> None:
     assert under.status_code == 400
     assert len(under.json()["errors"]) == 2
     assert "errors_omitted" not in under.json()
+
+
+SIX_FACETS = "metric,qualifier,scope,nationality,sex,report_id"
+
+
+async def test_more_facets_than_allowed_is_a_400_with_the_other_problems(
+    flagship_url: str,
+) -> None:
+    params = [("_facet", SIX_FACETS), ("_facet", "metric"), ("nope", "1")]
+    async with _client(flagship_url) as http:
+        response = await http.get(FIGURES, params=params)
+        five = await http.get(FIGURES, params={"_facet": SIX_FACETS.rsplit(",", 1)[0]})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {
+            "param": "_facet",
+            "code": "too-many-facets",
+            "message": "6 columns are faceted; at most 5 may be.",
+        },
+        {
+            "param": "nope",
+            "code": "unknown-column",
+            "message": (
+                "No column 'nope' in this table; the columns are: figure_id, report_id, metric,"
+                " value, qualifier, period_start, as_of, scope, nationality, sex, provinces, notes."
+            ),
+        },
+    ]
+    assert five.status_code == 200
+    assert len(five.json()["facets"]) == 5
+
+
+async def test_facet_limit_follows_the_setting(flagship_url: str) -> None:
+    async with _client(flagship_url, max_facets=1) as http:
+        response = await http.get(FIGURES, params={"_facet": "metric,qualifier"})
+        one = await http.get(FIGURES, params={"_facet": "metric"})
+    assert response.status_code == 400
+    assert [(e["code"], e["message"]) for e in response.json()["errors"]] == [
+        ("too-many-facets", "2 columns are faceted; at most 1 may be.")
+    ]
+    assert one.status_code == 200

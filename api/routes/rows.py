@@ -73,6 +73,7 @@ async def read_rows(
         default_size=settings.default_page_size,
         max_size=settings.max_page_size,
         fmt=fmt,
+        max_facets=settings.max_facets,
     )
     headers, cached = conditional(
         request,
