@@ -38,6 +38,14 @@ class Settings(BaseSettings):
             " past it the answer is a 503 `query-timeout` problem."
         ),
     )
+    request_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Time limit for all the queries of one request together (a page, its count and"
+            " facets; a diff); past it the answer is a 503 `query-timeout` problem."
+        ),
+    )
     db_connect_timeout_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from api.db.budget import request_budget
 from api.db.files import iter_resource_file
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
@@ -88,7 +89,7 @@ async def read_rows(
     if query.download:
         filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    reader = RowReader(engine, spec, timeout=settings.query_timeout_seconds)
+    reader = RowReader(engine, spec, budget=request_budget(settings))
     if fmt == "json":
         licences = list(release.info.descriptor.get("licenses", []))
         return await _json_page(
@@ -238,7 +239,7 @@ async def read_row(
     )
     if cached is not None:
         return cached
-    row = await RowReader(engine, spec, timeout=settings.query_timeout_seconds).one(values)
+    row = await RowReader(engine, spec, budget=request_budget(settings)).one(values)
     if row is None:
         raise NotFound(f"{resource} has no row with key {quoted(key)}")
     body = {
