@@ -146,9 +146,10 @@ def time_limited(
         return
     # SET LOCAL ends with the transaction, which the pool rolls back on return. A limit under a
     # millisecond is one millisecond: PostgreSQL reads 0 as no limit at all.
+    # The SET itself runs under the limit set before it (a diff sets one per batch it reads).
     milliseconds = max(1, round(limit.seconds * 1000))
-    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
     try:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
         yield connection
     except Exception as exc:
         if _stopped_by_limit(exc):
