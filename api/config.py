@@ -34,8 +34,8 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description=(
-            "Time limit for one query (pages, counts, facets, an export until its first rows);"
-            " past it the answer is a 503 `query-timeout` problem."
+            "Time limit for one query (pages, counts, facets, each read of rows of a diff, an"
+            " export until its first rows); past it the answer is a 503 `query-timeout` problem."
         ),
     )
     request_timeout_seconds: float = Field(
@@ -43,7 +43,8 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "Time limit for all the queries of one request together (a page, its count and"
-            " facets; a diff); past it the answer is a 503 `query-timeout` problem."
+            " facets; a diff, a CSV diff to its last row); past it the answer is a 503"
+            " `query-timeout` problem."
         ),
     )
     db_connect_timeout_seconds: float = Field(
