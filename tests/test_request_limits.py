@@ -142,13 +142,13 @@ def test_budget_without_a_request_limit_never_runs_out() -> None:
     assert budget.next_limit().seconds == 10
 
 
-# A statement of half a second on either backend: it sleeps, and SQLite steps between naps.
-HALF_SECOND = {
+# A statement of at least 0.8 s on either backend: it sleeps, and SQLite steps between naps.
+SLOW = {
     "sqlite": (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500)"
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 800)"
         " SELECT count(*) FROM c WHERE nap(0.001)"
     ),
-    "postgresql": "SELECT count(*) FROM (SELECT pg_sleep(0.5)) AS s",
+    "postgresql": "SELECT count(*) FROM (SELECT pg_sleep(0.8)) AS s",
 }
 
 
@@ -168,14 +168,14 @@ def napping_engine(backend: str, flagship_url: str) -> Iterator[sa.Engine]:
 def test_queries_each_under_the_limit_stop_when_their_sum_passes_the_budget(
     backend: str, napping_engine: sa.Engine
 ) -> None:
-    """Two half-second queries, each far under the per-query limit, in a 0.9 s budget."""
-    budget = QueryBudget(30, 0.9)
+    """Two queries of 0.8 s, each far under the per-query limit, in a 1.4 s budget."""
+    budget = QueryBudget(30, 1.4)
     with napping_engine.connect() as connection, time_limited(connection, budget):
-        assert connection.exec_driver_sql(HALF_SECOND[backend]).scalar_one() >= 1
+        assert connection.exec_driver_sql(SLOW[backend]).scalar_one() >= 1
     with napping_engine.connect() as connection, pytest.raises(QueryTimeout) as raised:
         with time_limited(connection, budget):
-            connection.exec_driver_sql(HALF_SECOND[backend]).scalar_one()
-    assert str(raised.value) == "the queries of this request ran longer than 0.9 s in all"
+            connection.exec_driver_sql(SLOW[backend]).scalar_one()
+    assert str(raised.value) == "the queries of this request ran longer than 1.4 s in all"
     # Past the budget, a further query of the request does not even start.
     with napping_engine.connect() as connection, pytest.raises(QueryTimeout):
         with time_limited(connection, budget):
