@@ -34,8 +34,17 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description=(
-            "Time limit for one query (pages, counts, facets, an export until its first rows);"
-            " past it the answer is a 503 `query-timeout` problem."
+            "Time limit for one query (pages, counts, facets, each read of rows of a diff, an"
+            " export until its first rows); past it the answer is a 503 `query-timeout` problem."
+        ),
+    )
+    request_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Time limit for all the queries of one request together (a page, its count and"
+            " facets; a diff, a CSV diff to its last row); past it the answer is a 503"
+            " `query-timeout` problem."
         ),
     )
     db_connect_timeout_seconds: float = Field(
@@ -52,6 +61,18 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "Longest wait for a free pooled connection before a 503 `database-unavailable`."
+        ),
+    )
+    max_facets: int = Field(
+        default=5,
+        ge=0,
+        description="Most `_facet` columns of one JSON page; more is a 400 `too-many-facets`.",
+    )
+    max_problem_errors: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Most `errors[]` entries a problem document lists; `errors_omitted` counts the rest."
         ),
     )
     latest_max_age: int = Field(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 QUOTE_LIMIT = 60
+MAX_PROBLEM_ERRORS = 20  # `errors[]` entries a problem lists unless the caller says otherwise
 # Characters that would not read as themselves in a message: C0/C1 controls, line and paragraph
 # separators, and lone surrogates.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -59,18 +60,31 @@ class ApiError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
-    def problem(self, instance: str | None = None) -> dict[str, Any]:
-        """Return the RFC 9457 problem document for this error."""
+    def problem(
+        self, instance: str | None = None, *, max_errors: int = MAX_PROBLEM_ERRORS
+    ) -> dict[str, Any]:
+        """Return the RFC 9457 problem document for this error.
+
+        :param max_errors: most `errors[]` entries listed; `errors_omitted` counts the rest.
+        """
         body: dict[str, Any] = {
             "type": f"/problems/{self.code}",
             "title": self.title,
             "status": self.status,
-            "detail": self.message,
+            "detail": self.detail(max_errors),
         }
         if instance:
             body["instance"] = instance
         body.update(self.details)
+        errors = body.get("errors")
+        if isinstance(errors, list) and len(errors) > max_errors:
+            body["errors"] = errors[:max_errors]
+            body["errors_omitted"] = len(errors) - max_errors
         return body
+
+    def detail(self, max_errors: int = MAX_PROBLEM_ERRORS) -> str:  # noqa: ARG002
+        """The `detail` of the problem document: the message."""
+        return self.message
 
 
 class NotFound(ApiError):
@@ -89,12 +103,15 @@ class BadQuery(ApiError):
     title = "Bad query"
 
     def __init__(self, errors: list[ParamError]) -> None:
-        listed = "; ".join(f"{plain(e.param)}: {e.message}" for e in errors)
-        super().__init__(
-            f"{len(errors)} problem(s) in the query: {listed}",
-            details={"errors": [e.as_dict() for e in errors]},
-        )
         self.errors = errors
+        super().__init__(self.detail(), details={"errors": [e.as_dict() for e in errors]})
+
+    def detail(self, max_errors: int = MAX_PROBLEM_ERRORS) -> str:
+        """Every problem counted, the first `max_errors` of them named."""
+        listed = "; ".join(f"{plain(e.param)}: {e.message}" for e in self.errors[:max_errors])
+        omitted = len(self.errors) - max_errors
+        more = f"; and {omitted:,} more" if omitted > 0 else ""
+        return f"{len(self.errors)} problem(s) in the query: {listed}{more}"
 
 
 class NotAcceptable(ApiError):

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -51,12 +52,19 @@ def _listening_socket() -> socket.socket:
 
 
 @contextmanager
-def live_server(database_url: str, *, datasets_dir: Path = DATASETS) -> Iterator[LiveServer]:
-    """Serve the database at `database_url` over real HTTP until the block ends."""
+def live_server(
+    database_url: str, *, datasets_dir: Path = DATASETS, **overrides: Any
+) -> Iterator[LiveServer]:
+    """Serve the database at `database_url` over real HTTP until the block ends.
+
+    :param overrides: further settings of the served app.
+    """
     with closing(_listening_socket()) as sock:
         port = int(sock.getsockname()[1])
         base_url = f"http://{HOST}:{port}"
-        settings = Settings(database_url=database_url, base_url=base_url, datasets_dir=datasets_dir)
+        settings = Settings(
+            database_url=database_url, base_url=base_url, datasets_dir=datasets_dir, **overrides
+        )
         config = uvicorn.Config(
             create_app(settings),
             lifespan="on",

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.config import Settings
+from api.db.budget import QueryBudget
 from api.db.diffsource import LoadedDiffs, ordered_rows, ordered_select
 from api.db.engine import reader_engine, writer_engine
 from api.db.releases import Catalog
@@ -704,8 +705,9 @@ def test_ordered_rows_follow_python_order_whatever_the_column_collation(
     spec = _spec(keyed, ["k", "n"])
     expected = sorted((k, n) for k in KEYS for n in (10, 2))
     with engine.connect() as connection:
-        assert [(r["k"], r["n"]) for r in ordered_rows(connection, spec)] == expected
-        after = [(r["k"], r["n"]) for r in ordered_rows(connection, spec, after=("a_2", 2))]
+        assert [(r["k"], r["n"]) for r in ordered_rows(connection, spec, budget=30)] == expected
+        rows = ordered_rows(connection, spec, budget=30, after=("a_2", 2))
+        after = [(r["k"], r["n"]) for r in rows]
         assert after == [key for key in expected if key > ("a_2", 2)]
     engine.dispose()
 
@@ -1320,7 +1322,7 @@ FIXTURE_PAIRS = [
 @pytest.mark.parametrize(("old", "new"), FIXTURE_PAIRS)
 def test_database_and_folders_give_the_same_diff(diffpkg_url: str, old: str, new: str) -> None:
     engine = reader_engine(diffpkg_url)
-    source = LoadedDiffs(engine, Catalog(engine))
+    source = LoadedDiffs(engine, Catalog(engine), budget=QueryBudget(30))
     snapshot = source.catalog.snapshot()
     loaded = source.diff(snapshot.release("diffpkg", old), snapshot.release("diffpkg", new))
     refs = package_releases(FIXTURES, "diffpkg")

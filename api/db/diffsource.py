@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from api.db.budget import QueryBudget
+from api.db.engine import time_limited
 from api.db.releases import Catalog, LoadedRelease
 from api.db.rows import RESULTS
 from api.diff import (
@@ -85,17 +87,33 @@ def ordered_select(
 
 
 def ordered_rows(
-    connection: sa.Connection, spec: TableSpec, *, after: Sequence[Any] | None = None
+    connection: sa.Connection,
+    spec: TableSpec,
+    *,
+    budget: float | QueryBudget,
+    after: Sequence[Any] | None = None,
 ) -> Generator[Row, None, None]:
-    """Stream the rows of a loaded resource as dicts, in primary-key order."""
+    """Stream the rows of a loaded resource as dicts, in primary-key order.
+
+    The query and each batch read from it run under the next limit of `budget`, as a FETCH from
+    a PostgreSQL cursor does: a diff is all work, however slowly its rows leave.
+    """
     select = ordered_select(spec, connection.dialect.name, after)
     names = spec.column_names
-    result = connection.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(
-        select
-    )
+    with time_limited(connection, budget):
+        # Options on the statement, not the connection: the SET of each later limit must not
+        # run on a server-side cursor.
+        result = connection.execute(
+            select.execution_options(stream_results=True, yield_per=STREAM_BATCH)
+        )
     try:
-        for row in result:
-            yield dict(zip(names, row, strict=True))
+        while True:
+            with time_limited(connection, budget):
+                batch = result.fetchmany(STREAM_BATCH)
+            for row in batch:
+                yield dict(zip(names, row, strict=True))
+            if len(batch) < STREAM_BATCH:  # a short batch is the last one
+                return
     finally:
         result.close()
 
@@ -135,9 +153,11 @@ def _invalid_cursor(message: str) -> BadQuery:
 class LoadedDiffs:
     """Diffs between releases loaded in one database."""
 
-    def __init__(self, engine: sa.Engine, catalog: Catalog) -> None:
+    def __init__(self, engine: sa.Engine, catalog: Catalog, *, budget: QueryBudget) -> None:
+        """:param budget: the time the diff's queries may take, each and together."""
         self.engine = engine
         self.catalog = catalog
+        self.budget = budget
 
     def shape(self, release: LoadedRelease) -> ReleaseShape:
         """The release as the schema diff sees it (fields from the registry where not inline)."""
@@ -162,8 +182,8 @@ class LoadedDiffs:
         old_spec = self.catalog.table_spec(package, old, resource)
         new_spec = self.catalog.table_spec(package, new, resource)
         with self.engine.connect() as left, self.engine.connect() as right:
-            old_rows = ordered_rows(left, old_spec, after=after)
-            new_rows = ordered_rows(right, new_spec, after=after)
+            old_rows = ordered_rows(left, old_spec, budget=self.budget, after=after)
+            new_rows = ordered_rows(right, new_spec, budget=self.budget, after=after)
             try:
                 yield old_rows, new_rows
             finally:

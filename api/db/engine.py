@@ -15,6 +15,7 @@ from psycopg.errors import QueryCanceled
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from api.db.budget import QueryBudget
 from api.errors import DatabaseUnavailable, QueryTimeout
 
 # Virtual-machine steps between two looks at the clock (a few microseconds of work).
@@ -113,11 +114,20 @@ def _unicode_lower(value: Any) -> Any:
 
 
 @contextmanager
-def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Connection]:
-    """Run the block with a statement time limit; raise QueryTimeout when it is hit."""
+def time_limited(
+    connection: sa.Connection, budget: float | QueryBudget, *, at_most: float | None = None
+) -> Iterator[sa.Connection]:
+    """Run the block under the next limit of `budget`; raise QueryTimeout when it is hit.
+
+    :param budget: the request's budget, or the seconds of a query run on its own.
+    :param at_most: a shorter limit for this block (the inline budget of a page).
+    """
+    if not isinstance(budget, QueryBudget):
+        budget = QueryBudget(budget)
+    limit = budget.next_limit(at_most)
     if connection.dialect.name == "sqlite":
         raw = connection.connection.driver_connection
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + limit.seconds
 
         def past_deadline() -> bool:
             return time.monotonic() > deadline
@@ -129,20 +139,21 @@ def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Conne
             yield connection
         except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
             if _stopped_by_limit(exc):
-                raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
+                raise QueryTimeout(limit.message) from exc
             raise
         finally:
             raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
         return
     # SET LOCAL ends with the transaction, which the pool rolls back on return. A limit under a
     # millisecond is one millisecond: PostgreSQL reads 0 as no limit at all.
-    milliseconds = max(1, round(seconds * 1000))
-    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+    # The SET itself runs under the limit set before it (a diff sets one per batch it reads).
+    milliseconds = max(1, round(limit.seconds * 1000))
     try:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
         yield connection
     except Exception as exc:
         if _stopped_by_limit(exc):
-            raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
+            raise QueryTimeout(limit.message) from exc
         raise
 
 

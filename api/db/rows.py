@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from anyio.to_thread import run_sync as run_in_threadpool
 
+from api.db.budget import QueryBudget
 from api.db.engine import time_limited
 from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
 from api.errors import QueryTimeout
@@ -107,10 +108,10 @@ def _cache_key(
 class RowReader:
     """Runs the queries of one table spec against one engine."""
 
-    def __init__(self, engine: sa.Engine, spec: TableSpec, *, timeout: float) -> None:
+    def __init__(self, engine: sa.Engine, spec: TableSpec, *, budget: QueryBudget) -> None:
         self.engine = engine
         self.spec = spec
-        self.timeout = timeout
+        self.budget = budget
 
     def _inline(self, query: RowQuery) -> bool:
         """Whether the page query is short enough to run on the event loop."""
@@ -120,15 +121,17 @@ class RowReader:
         return columns <= self.spec.indexed
 
     def _fetch(self, select: sa.Select[Any]) -> list[Sequence[Any]]:
-        with self.engine.connect() as connection, time_limited(connection, self.timeout):
+        with self.engine.connect() as connection, time_limited(connection, self.budget):
             return list(connection.execute(select).all())
 
     def _fetch_stored(
-        self, select: sa.Select[Any], timeout: float | None = None
+        self, select: sa.Select[Any], at_most: float | None = None
     ) -> list[Sequence[Any]]:
         """All rows of a `stored` select, read from the driver's cursor as plain tuples."""
-        limit = self.timeout if timeout is None else timeout
-        with self.engine.connect() as connection, time_limited(connection, limit):
+        with (
+            self.engine.connect() as connection,
+            time_limited(connection, self.budget, at_most=at_most),
+        ):
             result = connection.execute(select)
             try:
                 return list(result.cursor.fetchall())
@@ -136,7 +139,7 @@ class RowReader:
                 result.close()
 
     def _scalar(self, select: sa.Select[Any]) -> Any:
-        with self.engine.connect() as connection, time_limited(connection, self.timeout):
+        with self.engine.connect() as connection, time_limited(connection, self.budget):
             return connection.execute(select).scalar_one()
 
     async def page(self, query: RowQuery, plan: Plan | None = None) -> Page:
@@ -151,7 +154,7 @@ class RowReader:
             # An indexed page takes well under a millisecond; one the plan makes slow (a sort it
             # cannot read from an index, a scan) is stopped early and moved off the event loop.
             with contextlib.suppress(QueryTimeout):
-                fetched = self._fetch_stored(plan.select, timeout=INLINE_BUDGET_SECONDS)
+                fetched = self._fetch_stored(plan.select, at_most=INLINE_BUDGET_SECONDS)
         if fetched is None:
             fetched = await run_in_threadpool(self._fetch_stored, plan.select)
         rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
@@ -276,7 +279,7 @@ class RowReader:
         try:
             # The time limit covers the query up to its first rows (a sort, a scan for the first
             # match); the rows after that stream for as long as the client reads them.
-            with time_limited(connection, self.timeout):
+            with time_limited(connection, self.budget):
                 result = connection.execution_options(
                     stream_results=True, yield_per=STREAM_BATCH
                 ).execute(select)

@@ -62,6 +62,7 @@ FLAGS: dict[str, bool] = {"1": True, "true": True, "0": False, "false": False}
 COUNT_MODES: dict[str, bool] = {"exact": True, "none": False}
 DELIMITERS: dict[str, str] = {",": ",", ";": ";", "\t": "\t", "\\t": "\t", "tab": "\t"}
 MAX_LIST_VALUES = 1000
+MAX_FACETS = 5  # `_facet` columns of one page unless the caller says otherwise
 
 
 class _Problem(Exception):
@@ -346,9 +347,19 @@ def _parse_size(text: str, max_size: int) -> int:
     )
 
 
-def _parse_facets(parser: _Parser, values: list[str]) -> tuple[str, ...]:
+def _parse_facets(parser: _Parser, values: list[str], max_facets: int) -> tuple[str, ...]:
     facets = []
-    for name in dict.fromkeys(parser.names("_facet", values)):
+    names = dict.fromkeys(parser.names("_facet", values))
+    if len(names) > max_facets:
+        # Each facet is one more query under the time limit: their number is bounded too.
+        parser.record(
+            "_facet",
+            _Problem(
+                "too-many-facets",
+                f"{len(names)} columns are faceted; at most {max_facets} may be.",
+            ),
+        )
+    for name in names:
         field_type = parser.field(name).type
         if field_type in JSON_TYPES:
             parser.record(
@@ -380,6 +391,7 @@ def parse_row_query(
     default_size: int,
     max_size: int,
     fmt: str = "json",
+    max_facets: int = MAX_FACETS,
 ) -> RowQuery:
     """Read a rows query string for a response in `fmt`; raise BadQuery listing every problem.
 
@@ -441,7 +453,7 @@ def parse_row_query(
         size=chosen["_size"],
         after=chosen[CURSOR_PARAM],
         count=chosen["_count"],
-        facets=_parse_facets(parser, given["_facet"]),
+        facets=_parse_facets(parser, given["_facet"], max_facets),
         bom=chosen["_bom"],
         delimiter=chosen["_delimiter"],
         download=chosen["_dl"],

@@ -124,7 +124,8 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
     Control("_count", "JSON pages only: `exact` (the default) returns the number of matching "
             "rows; `none` skips counting.", formats=JSON_ONLY),
     Control("_facet", "JSON pages only: count the rows under the current filters by each value "
-            "of this column (comma-separated and/or repeated).", True, formats=JSON_ONLY),
+            "of this column (comma-separated and/or repeated); at most 5 columns by default.", True,
+            formats=JSON_ONLY),
     Control("_bom", "CSV only: `1` makes the file ready for Excel: a UTF-8 byte order mark, and "
             "a `'` before text that starts with `=`, `+`, `-`, `@`, tab or CR.", formats=CSV_ONLY),
     Control("_delimiter", "CSV only: the field separator, `,` (the default), `;` or a tab "

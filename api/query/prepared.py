@@ -15,7 +15,7 @@ from typing import Any
 
 from api.model import TableSpec
 from api.query.build import Plan, build_select
-from api.query.grammar import RowQuery, parse_row_query
+from api.query.grammar import MAX_FACETS, RowQuery, parse_row_query
 
 PREPARED_SIZE = 1024
 
@@ -55,13 +55,16 @@ def prepare_page(
     default_size: int,
     max_size: int,
     fmt: str = "json",
+    max_facets: int = MAX_FACETS,
 ) -> tuple[RowQuery, Plan]:
     """Parse a rows query string and build its page select (`size + 1` rows, values as stored)."""
-    key = (spec.table.name, tuple(params), default_size, max_size, fmt)
+    key = (spec.table.name, tuple(params), default_size, max_size, fmt, max_facets)
     found = PREPARED.get(key, spec)
     if found is not None:
         return found
-    query = parse_row_query(spec, params, default_size=default_size, max_size=max_size, fmt=fmt)
+    query = parse_row_query(
+        spec, params, default_size=default_size, max_size=max_size, fmt=fmt, max_facets=max_facets
+    )
     plan = build_select(spec, query, limit=query.size + 1, stored=True)
     PREPARED.put(key, spec, query, plan)
     return query, plan

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from api.config import Settings
+from api.db.budget import request_budget
 from api.db.diffsource import LoadedDiffs
 from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
@@ -142,11 +144,17 @@ class ResolvedDiff:
 
 
 async def _resolve(
-    package: str, query: DiffQuery, snapshot: Snapshot, catalog: Catalog, engine: sa.Engine
+    package: str,
+    query: DiffQuery,
+    snapshot: Snapshot,
+    catalog: Catalog,
+    engine: sa.Engine,
+    settings: Settings,
 ) -> ResolvedDiff:
     before = snapshot.release(package, query.from_version)
     after = snapshot.release(package, query.to_version)
-    source = LoadedDiffs(engine, catalog)
+    # One budget for every query of the request: the row counts, then the changes shown.
+    source = LoadedDiffs(engine, catalog, budget=request_budget(settings))
     diff = await run_in_threadpool(source.diff, before, after)
     if query.resource is not None and diff.resource(query.resource) is None:
         names = ", ".join(r.name for r in diff.resources)
@@ -163,9 +171,10 @@ async def get_resolved_diff(
     snapshot: SnapshotDep,
     catalog: CatalogDep,
     engine: EngineDep,
+    settings: SettingsDep,
 ) -> ResolvedDiff:
     """The releases and resource a JSON diff names, diffed; NotFound when one is missing."""
-    return await _resolve(package, query, snapshot, catalog, engine)
+    return await _resolve(package, query, snapshot, catalog, engine, settings)
 
 
 async def get_resolved_csv_diff(
@@ -174,9 +183,10 @@ async def get_resolved_csv_diff(
     snapshot: SnapshotDep,
     catalog: CatalogDep,
     engine: EngineDep,
+    settings: SettingsDep,
 ) -> ResolvedDiff:
     """The releases and resource a CSV diff names, diffed; NotFound when one is missing."""
-    return await _resolve(package, query, snapshot, catalog, engine)
+    return await _resolve(package, query, snapshot, catalog, engine, settings)
 
 
 ResolvedDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_diff)]

@@ -18,7 +18,10 @@ from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "RFC 9457 problem details; `errors` lists every problem of a bad query.",
+    "description": (
+        "RFC 9457 problem details; `errors` lists the problems of a bad query (the first"
+        " OPENDATA_MAX_PROBLEM_ERRORS of them; `errors_omitted` counts the rest)."
+    ),
     "properties": {
         "type": {"type": "string"},
         "title": {"type": "string"},
@@ -37,6 +40,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                 "required": ["param", "code", "message"],
             },
         },
+        "errors_omitted": {"type": "integer", "minimum": 1},
     },
     "required": ["type", "title", "status"],
 }

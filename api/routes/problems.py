@@ -14,7 +14,15 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db.engine import database_unavailable
-from api.errors import ApiError, BadQuery, NotFound, ParamError, problem_types, quoted
+from api.errors import (
+    MAX_PROBLEM_ERRORS,
+    ApiError,
+    BadQuery,
+    NotFound,
+    ParamError,
+    problem_types,
+    quoted,
+)
 
 PROBLEM_JSON = "application/problem+json"
 router = APIRouter(tags=["problems"], include_in_schema=False)
@@ -56,12 +64,18 @@ def _http_problem(status: int, detail: str, instance: str) -> dict[str, Any]:
     }
 
 
+def _max_errors(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None)
+    return settings.max_problem_errors if settings is not None else MAX_PROBLEM_ERRORS
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into problem documents."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
-        return problem_response(exc.problem(str(request.url.path)), headers=exc.headers or None)
+        body = exc.problem(str(request.url.path), max_errors=_max_errors(request))
+        return problem_response(body, headers=exc.headers or None)
 
     @app.exception_handler(sa.exc.SQLAlchemyError)
     @app.exception_handler(sqlite3.Error)
@@ -84,7 +98,7 @@ def install(app: FastAPI) -> None:
             )
             for err in exc.errors()
         ]
-        return problem_response(BadQuery(errors).problem(str(request.url.path)))
+        return await api_error(request, BadQuery(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from api.db.budget import request_budget
 from api.db.files import iter_resource_file
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
@@ -71,6 +72,7 @@ async def read_rows(
         default_size=settings.default_page_size,
         max_size=settings.max_page_size,
         fmt=fmt,
+        max_facets=settings.max_facets,
     )
     headers, cached = conditional(
         request,
@@ -86,7 +88,7 @@ async def read_rows(
     if query.download:
         filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    reader = RowReader(engine, spec, timeout=settings.query_timeout_seconds)
+    reader = RowReader(engine, spec, budget=request_budget(settings))
     if fmt == "json":
         licences = list(release.info.descriptor.get("licenses", []))
         return await _json_page(
@@ -252,7 +254,7 @@ async def read_row(
     )
     if cached is not None:
         return cached
-    row = await RowReader(engine, spec, timeout=settings.query_timeout_seconds).one(values)
+    row = await RowReader(engine, spec, budget=request_budget(settings)).one(values)
     if row is None:
         raise NotFound(f"{resource} has no row with key {quoted(key)}")
     body = {
