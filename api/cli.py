@@ -238,15 +238,10 @@ def serve(
     """Serve the loaded releases over HTTP with uvicorn."""
     import uvicorn
 
-    uvicorn.run(
-        "api.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        proxy_headers=True,
-        log_level="info",
-    )
+    from api.web.server import server_options
+
+    options = server_options(get_settings())
+    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, reload=reload, **options)
 
 
 # diff and release --------------------------------------------------------------------------------
