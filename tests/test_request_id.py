@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pydantic
 import pytest
 import sqlalchemy as sa
@@ -303,3 +304,11 @@ async def test_an_unexpected_error_is_a_500_problem_with_cors_and_id(
     assert "boom-1" in logged.getMessage()
     assert logged.exc_info is not None
     assert table in str(logged.exc_info[1])
+
+
+async def test_the_openapi_problem_schema_names_the_request_id(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["Problem"]
+    assert schema["properties"]["request_id"]["type"] == "string"
+    problem = (await client.get(f"{ROWS}?value=many")).json()
+    jsonschema.validate(problem, schema)
+    assert problem["request_id"]
