@@ -29,6 +29,7 @@ from api.ingest.release import (
     seal_release,
 )
 from api.ingest.validate import ValidationOutcome, error_entries, flatten, validate_release
+from api.web.server import HttpParser
 
 app = typer.Typer(
     help="Publish validated, versioned Frictionless data packages.", no_args_is_help=True
@@ -258,19 +259,18 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    http: Annotated[
+        HttpParser,
+        typer.Option(help="HTTP parser: h11 bounds the request head; httptools is faster."),
+    ] = HttpParser.h11,
 ) -> None:
     """Serve the loaded releases over HTTP with uvicorn."""
     import uvicorn
 
-    uvicorn.run(
-        "api.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        proxy_headers=True,
-        log_level="info",
-    )
+    from api.web.server import server_options
+
+    options = server_options(get_settings(), parser=http)
+    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, reload=reload, **options)
 
 
 # diff and release --------------------------------------------------------------------------------

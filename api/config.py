@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,11 +92,52 @@ class Settings(BaseSettings):
     load_batch_size: int = Field(
         default=20_000, ge=100, description="Rows per INSERT batch when loading a release."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=["127.0.0.1"],
+        description=(
+            "IP addresses or CIDR networks (comma-separated) of the proxies whose"
+            " `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-ID` headers are believed."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="Largest request body (by Content-Length or as read); past it, a 413 problem.",
+    )
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        description=(
+            "Largest total of request header names and values; past it, a 431 problem (and"
+            " `opendata serve` drops a request head far beyond it before it is read)."
+        ),
+    )
+    max_query_bytes: int = Field(
+        default=8_192, ge=256, description="Longest query string; past it, a 414 problem."
+    )
+    max_query_params: int = Field(
+        default=100,
+        ge=1,
+        description="Most query parameters in one request; past it, a 400 problem.",
+    )
 
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        # A typo must not trust the whole Internet, nor silently trust nobody: refuse it.
+        return [str(ipaddress.ip_network(item)) for item in value]
 
     @field_validator("max_page_size")
     @classmethod

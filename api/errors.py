@@ -163,6 +163,46 @@ class ReleaseConflict(ApiError):
     title = "Release conflict"
 
 
+class PayloadTooLarge(ApiError):
+    """A request body larger than the configured limit (`OPENDATA_MAX_BODY_BYTES`)."""
+
+    status = 413
+    code = "payload-too-large"
+    title = "Request body too large"
+
+
+class HeadersTooLarge(ApiError):
+    """Request headers larger in total than the configured limit (`OPENDATA_MAX_HEADER_BYTES`)."""
+
+    status = 431
+    code = "headers-too-large"
+    title = "Request headers too large"
+
+
+class QueryTooLong(ApiError):
+    """A query string longer than the configured limit (`OPENDATA_MAX_QUERY_BYTES`)."""
+
+    status = 414
+    code = "query-too-long"
+    title = "Query string too long"
+
+
+class TooManyParameters(ApiError):
+    """More query parameters than the configured limit (`OPENDATA_MAX_QUERY_PARAMS`)."""
+
+    status = 400
+    code = "too-many-parameters"
+    title = "Too many query parameters"
+
+
+class CorsRefused(ApiError):
+    """A CORS preflight asked for a method, header or origin this API does not allow."""
+
+    status = 400
+    code = "cors-refused"
+    title = "CORS preflight refused"
+
+
 def problem_types() -> dict[str, type[ApiError]]:
     """Every kind of problem the service reports, by its code (the end of its `type` URI)."""
     found: dict[str, type[ApiError]] = {}

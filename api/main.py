@@ -6,15 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.config import Settings, get_settings
 from api.db.engine import reader_engine
 from api.db.releases import Catalog
 from api.routes import register_routes
 from api.routes.head import HeadAsGet
+from api.web.access_log import AccessLog
+from api.web.catch_all import CatchAll
+from api.web.cors import ProblemCors
+from api.web.limits import Limits, RequestLimits
+from api.web.request_id import HEADER as REQUEST_ID_HEADER
+from api.web.request_id import RequestId
+from api.web.security_headers import SecurityHeaders
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -47,10 +54,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalog = Catalog(engine)
+    # Added innermost first: the catch-all is wrapped by everything, the request id by nothing.
+    app.add_middleware(CatchAll)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        RequestLimits,
+        limits=Limits(
+            body_bytes=settings.max_body_bytes,
+            header_bytes=settings.max_header_bytes,
+            query_bytes=settings.max_query_bytes,
+            query_params=settings.max_query_params,
+        ),
+    )
     app.add_middleware(HeadAsGet)
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCors,
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["*"],
@@ -62,7 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "X-Total-Count",
             "X-License",
             "Content-Disposition",
+            REQUEST_ID_HEADER,
         ],
     )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
     register_routes(app)
     return app

@@ -30,6 +30,7 @@ import yaml
 
 from tests.conformance import CFF_SCHEMA, CSL_ITEM_SCHEMA
 from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
@@ -366,7 +367,7 @@ async def test_unknown_citation_format_is_a_problem(client: httpx.AsyncClient) -
     response = await client.get(f"{PREFIX}/1.1.0/citation", params={"format": "mla"})
     message = "unknown citation format 'mla'; expected one of apa, bibtex, ris, csl-json, cff"
     assert (response.status_code, media_type(response)) == (400, "application/problem+json")
-    assert response.json() == {
+    assert problem_body(response) == {
         "type": "/problems/bad-query",
         "title": "Bad query",
         "status": 400,

@@ -25,6 +25,7 @@ from api.db.rows import FACET_SIZE
 from api.query import encode_cursor
 from api.query.operators import OPERATORS
 from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
@@ -921,7 +922,7 @@ def assert_bad_query(response: httpx.Response, path: str, errors: list[str]) -> 
     """A 400 problem document listing exactly `errors` ("param code"), each with a message."""
     assert response.status_code == 400
     assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
+    body = problem_body(response)
     assert {k: body[k] for k in ("type", "title", "status", "instance")} == {
         "type": "/problems/bad-query",
         "title": "Bad query",
@@ -965,7 +966,7 @@ async def test_cursor_of_another_sort_is_refused(client: httpx.AsyncClient) -> N
 async def test_bad_query_whole_problem_body(client: httpx.AsyncClient) -> None:
     response = await client.get(url("figures", [("value", "many")]))
     message = "'many' is not a valid value for column 'value': expected a whole number."
-    assert response.json() == {
+    assert problem_body(response) == {
         "type": "/problems/bad-query",
         "title": "Bad query",
         "status": 400,

@@ -52,6 +52,7 @@ from api.ingest.release import (
 from api.main import create_app
 from api.model import FieldSpec, TableSpec
 from tests.conftest import BASE_URL, FLAGSHIP
+from tests.problem_body import problem_body
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DIFFPKG = FIXTURES / "diffpkg"
@@ -1307,7 +1308,7 @@ async def test_diff_errors(
 ) -> None:
     response = await diff_client.get(url)
     assert response.headers["content-type"] == "application/problem+json"
-    assert (response.status_code, response.json()) == expected
+    assert (response.status_code, problem_body(response)) == expected
 
 
 FIXTURE_PAIRS = [

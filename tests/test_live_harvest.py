@@ -50,6 +50,7 @@ from tests.conformance import (
 )
 from tests.conftest import DATASETS, FLAGSHIP
 from tests.live import LiveServer, live_server
+from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.slow
 
@@ -358,7 +359,7 @@ def test_a_bad_modified_since_is_a_problem(http: httpx.Client) -> None:
     response = http.get("/catalog.jsonld", params={"modified_since": "last tuesday"})
     message = "modified_since must be an ISO 8601 date or date-time; got 'last tuesday'"
     assert (response.status_code, media_type(response)) == (400, PROBLEM)
-    assert response.json() == {
+    assert problem_body(response) == {
         "type": "/problems/bad-query",
         "title": "Bad query",
         "status": 400,

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
 from api.routes import ckan, datasets, diff, harvest, health, pages, problems, releases, rows
+from api.routes.docs import install_docs
 from api.routes.openapi import install_openapi
-
-SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 # Specific release routes first: `datapackage.json`, `validation.json` are not resources.
 ROUTERS = (
@@ -42,14 +35,4 @@ def register_routes(app: FastAPI) -> None:
         default_size=settings.default_page_size,
         max_size=settings.max_page_size,
     )
-    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{app.title}: API docs",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon.png",
-        )
+    install_docs(app)

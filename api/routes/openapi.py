@@ -28,6 +28,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "instance": {"type": "string"},
+        "request_id": {"type": "string", "description": "The X-Request-ID of the request."},
         "errors": {
             "type": "array",
             "items": {

@@ -23,6 +23,7 @@ from api.errors import (
     problem_types,
     quoted,
 )
+from api.web.request_id import request_id_of
 
 PROBLEM_JSON = "application/problem+json"
 router = APIRouter(tags=["problems"], include_in_schema=False)
@@ -43,8 +44,16 @@ async def problem_type(code: str) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def problem_response(body: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
-    """Serialize a problem document."""
+def problem_response(
+    body: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+    request: Request | None = None,
+) -> Response:
+    """Serialize a problem document, with the id of the `request` it answers."""
+    request_id = request_id_of(request.scope) if request is not None else None
+    if request_id:
+        body = {**body, "request_id": request_id}
     return Response(
         orjson.dumps(body),
         status_code=int(body["status"]),
@@ -75,7 +84,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         body = exc.problem(str(request.url.path), max_errors=_max_errors(request))
-        return problem_response(body, headers=exc.headers or None)
+        return problem_response(body, headers=exc.headers or None, request=request)
 
     @app.exception_handler(sa.exc.SQLAlchemyError)
     @app.exception_handler(sqlite3.Error)
@@ -105,5 +114,7 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         headers = dict(exc.headers) if exc.headers else None
         return problem_response(
-            _http_problem(exc.status_code, detail, str(request.url.path)), headers=headers
+            _http_problem(exc.status_code, detail, str(request.url.path)),
+            headers=headers,
+            request=request,
         )
