@@ -129,14 +129,10 @@ RELEASES = (
         created=(HERE / "created-1.3.0.txt").read_text(encoding="utf-8").strip(),
         changes=(HERE / "changes-1.3.0.md").read_text(encoding="utf-8").strip(),
         changed="**Changed in 1.3.0.** Reports after 12 March 2026 and reports the research had "
-        "missed are added; the seed report of 18 October 2025 is read in full (its 12 numbers); "
-        "the loss figure of `ajp_zum_20260122-03`, ten times too large in that outlet, is kept "
-        "and flagged as a source error, with the correct figure from other reports; metrics "
-        "that mixed meanings are re-coded (`scam_cases_investigated`, "
-        "`persons_involved_in_incident`); new fields make figures distinct and sums safe "
-        "(`part_of`, `breakdown`, `restates`, `part_of_event_id`), give typed dates and flag "
-        "source errors; `running_totals` is new; the placeholder contact address is removed. "
-        "See the package CHANGELOG for why.",
+        "missed are added, and the seed report of 18 October 2025 is read in full. A source's "
+        "own error is flagged, not dropped (`value_status`); metrics that mixed meanings are "
+        "re-coded; new fields make figures distinct and sums safe and give typed dates; "
+        "`running_totals` is new. The package CHANGELOG says why.",
     ),
 )
 
