@@ -61,6 +61,8 @@ SOURCE_REPORTS = (
     "vietnamplus_336709",
     "freshnews_20260219",
     "hk01_20260312",
+    "ap_wsoctv_20260313",
+    "dnyxxg_20260318",
 )
 
 
