@@ -379,7 +379,7 @@ CHANGELOG = {
     "deportation batches, Indonesian embassy figures and the conflicting February-March "
     "deportation totals.",
     "1.3.0": "Adds 9 reports, 3 of them published from 13 March 2026 to 18 March 2026 and 6 "
-    "published earlier that the research had missed, and 44 figures (39 from the new reports, "
+    "published earlier that the research had missed, and 45 figures (40 from the new reports, "
     "5 from reports already in the package). New: the Interior Ministry tally of 1 January to "
     "14 March 2026 (5,771 held at 98 sites), the AP report of 13 March (79 cases against 697 "
     "people), the seed report of 18 October 2025 read in full, and the correct loss figure of "
@@ -455,7 +455,7 @@ async def test_package_summary_whole_body(client: httpx.AsyncClient) -> None:
             "page": f"{BASE_URL}/datasets/{FLAGSHIP}",
         },
     }
-    assert body["releases"][0]["rows"]["figures"] == 477
+    assert body["releases"][0]["rows"]["figures"] == 478
 
 
 def _urls(value: Any) -> list[str]:

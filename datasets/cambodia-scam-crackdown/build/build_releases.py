@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE.parent
 PROJECT_ROOT = PACKAGE_DIR.parent.parent
 DEFAULT_RESEARCH = HERE / "research"
-EXPECTED_FIGURES = 477
+EXPECTED_FIGURES = 478
 
 
 def check_figures(research: Path, figures: list[Row]) -> None:
