@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from tests.conftest import DATASETS, FLAGSHIP, ROOT
 
@@ -382,3 +384,17 @@ async def test_a_bad_date_is_a_400_naming_the_parameter(client: httpx.AsyncClien
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert [e["param"] for e in response.json()["errors"]] == ["as_of_date__gte"]
+
+
+@pytest.mark.anyio
+async def test_a_workbook_holds_the_dates_as_dates(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        f"/v1/datasets/{FLAGSHIP}/{VERSION}/figures.xlsx",
+        params={"figure_id": f"{SEED}-08", "_col": ["figure_id", "as_of", "as_of_date"]},
+    )
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content))["figures"]
+    header, row = list(sheet.iter_rows(values_only=True))[:2]
+    assert header == ("figure_id", "as_of", "as_of_date")
+    assert row[1] == "2025-10-14"
+    assert isinstance(row[2], datetime | date) and row[2].isoformat()[:10] == "2025-10-14"
