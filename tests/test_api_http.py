@@ -18,7 +18,7 @@ from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
-VERSIONS = ["1.0.0", "1.1.0", "1.2.0"]
+VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
 LATEST = VERSIONS[-1]
 PACKAGE_URL = f"{BASE_URL}/v1/datasets/{FLAGSHIP}"
 PINNED = f"/v1/datasets/{FLAGSHIP}/{LATEST}"
@@ -160,7 +160,8 @@ async def test_latest_is_short_lived_and_points_at_the_pinned_url(
 
 
 @pytest.mark.parametrize(
-    "version,successor", [("1.0.0", "1.1.0"), ("1.1.0", "1.2.0"), ("1.2.0", None)]
+    "version,successor",
+    [("1.0.0", "1.1.0"), ("1.1.0", "1.2.0"), ("1.2.0", "1.3.0"), ("1.3.0", None)],
 )
 async def test_older_releases_link_their_successor(
     client: httpx.AsyncClient, version: str, successor: str | None
@@ -194,7 +195,7 @@ async def test_paged_json_links_the_next_page(client: httpx.AsyncClient) -> None
     body = response.json()
     assert body["next_url"] == f"{BASE_URL}{PINNED}/metrics?_size=10&_next={body['next']}"
     assert link_targets(response.headers["link"])["next"] == body["next_url"]
-    assert response.headers["x-total-count"] == "41"
+    assert response.headers["x-total-count"] == "43"
 
 
 async def test_next_url_uses_the_configured_base_url(client: httpx.AsyncClient) -> None:
@@ -363,7 +364,7 @@ async def test_health_probes(client: httpx.AsyncClient) -> None:
     live = await client.get("/healthz")
     ready = await client.get("/readyz")
     assert (live.status_code, live.json()) == (200, {"status": "ok"})
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "releases": 3})
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "releases": 4})
 
 
 CHANGELOG = {
@@ -378,6 +379,12 @@ CHANGELOG = {
     "New: the seven-month tally, the Bavet raid of 31 January (2,044 detained), the February "
     "deportation batches, Indonesian embassy figures and the conflicting February-March "
     "deportation totals.",
+    "1.3.0": "Adds 9 reports, 3 of them published from 13 March 2026 to 18 March 2026 and 6 "
+    "published earlier that the research had missed, and 45 figures (40 from the new reports, "
+    "5 from reports already in the package). New: the Interior Ministry tally of 1 January to "
+    "14 March 2026 (5,771 held at 98 sites), the AP report of 13 March (79 cases against 697 "
+    "people), the seed report of 18 October 2025 read in full, and the correct loss figure of "
+    "the 73 Korean suspects.",
 }
 
 
@@ -449,7 +456,7 @@ async def test_package_summary_whole_body(client: httpx.AsyncClient) -> None:
             "page": f"{BASE_URL}/datasets/{FLAGSHIP}",
         },
     }
-    assert body["releases"][0]["rows"]["figures"] == 433
+    assert body["releases"][0]["rows"]["figures"] == 478
 
 
 def _urls(value: Any) -> list[str]:
@@ -472,14 +479,14 @@ async def test_every_link_of_the_package_summary_resolves(client: httpx.AsyncCli
     links = _urls(body["links"])
     for release in body["releases"]:
         links += _urls(release["links"])
-    assert len(links) == 3 + 3 * (5 + 10)
+    assert len(links) == 3 + 3 * (5 + 10) + (5 + 11)  # 1.3.0 adds running_totals
     assert await _broken(client, links) == []
 
 
 async def test_diff_links_of_the_package_summary_resolve(client: httpx.AsyncClient) -> None:
     body = (await client.get(f"/v1/datasets/{FLAGSHIP}")).json()
     links = [r["diff_from_previous"] for r in body["releases"] if r["diff_from_previous"]]
-    assert len(links) == 2
+    assert len(links) == len(VERSIONS) - 1
     assert await _broken(client, links) == []
 
 
@@ -537,7 +544,8 @@ async def test_openapi_has_a_typed_operation_per_resource(
     assert set(parameters) == expected
     assert len(operation["parameters"]) == len(expected)
     assert parameters["version"]["in"] == "path"
-    assert parameters["version"]["schema"]["enum"] == ["latest", *VERSIONS]
+    having = [v for v in VERSIONS if any(r["name"] == resource for r in descriptor(v)["resources"])]
+    assert parameters["version"]["schema"]["enum"] == ["latest", *having]
     for f in fields:
         enum = (f.get("constraints") or {}).get("enum")
         if enum is not None:
@@ -596,7 +604,7 @@ async def test_docs_are_served_offline(client: httpx.AsyncClient) -> None:
 async def test_dataset_page_cites_in_plain_text(client: httpx.AsyncClient) -> None:
     page = (await client.get(f"/datasets/{FLAGSHIP}")).text
     cite = page.split("<h2>Cite</h2><p>", 1)[1].split("</p>", 1)[0]
-    assert "(Version 1.2.0) [Data set]" in cite
+    assert f"(Version {LATEST}) [Data set]" in cite
     assert "*" not in cite
 
 

@@ -34,7 +34,8 @@ from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
-VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
+VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
+LATEST = VERSIONS[-1]
 PACKAGE_URL = f"{BASE_URL}/v1/datasets/{FLAGSHIP}"
 PREFIX = f"/v1/datasets/{FLAGSHIP}"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -122,13 +123,13 @@ async def test_release_list_newest_first_whole_body(client: httpx.AsyncClient) -
     body = response.json()
     loaded = {r["version"]: r["loaded_at"] for r in body["releases"]}
     assert all(datetime.fromisoformat(stamp).tzinfo is not None for stamp in loaded.values())
-    latest = descriptor("1.2.0")
+    latest = descriptor(LATEST)
     previous = dict(zip(VERSIONS[1:], VERSIONS[:-1], strict=True))
     assert body == {
         "name": FLAGSHIP,
         "title": latest["title"],
         "description": latest["description"],
-        "latest_version": "1.2.0",
+        "latest_version": LATEST,
         "licenses": latest["licenses"],
         "keywords": latest["keywords"],
         "releases": [expected_release(v, previous.get(v), loaded[v]) for v in reversed(VERSIONS)],
@@ -160,7 +161,8 @@ async def test_release_links_answer(client: httpx.AsyncClient) -> None:
     [
         ("1.0.0", "1.1.0"),
         ("1.1.0", "1.2.0"),
-        ("1.2.0", None),
+        ("1.2.0", "1.3.0"),
+        ("1.3.0", None),
     ],
 )
 async def test_old_releases_name_their_successor(
@@ -348,7 +350,7 @@ CITATIONS = [
 
 
 @pytest.mark.parametrize(("fmt", "expected_type", "read"), CITATIONS, ids=[c[0] for c in CITATIONS])
-@pytest.mark.parametrize(("requested", "version"), [("1.1.0", "1.1.0"), ("latest", "1.2.0")])
+@pytest.mark.parametrize(("requested", "version"), [("1.1.0", "1.1.0"), ("latest", LATEST)])
 async def test_citation_parses_and_names_the_pinned_release(
     client: httpx.AsyncClient,
     fmt: str,
@@ -403,9 +405,9 @@ async def test_pinned_release_resources_answer_304(client: httpx.AsyncClient, pa
 
 async def test_served_descriptors_keep_every_source(client: httpx.AsyncClient) -> None:
     """Sources survive serving: relative ones point at the served file, the root repeats them."""
-    own = descriptor("1.2.0")["sources"]
-    served = (await client.get(f"{PREFIX}/1.2.0/datapackage.json")).json()
-    reports_url = f"{PACKAGE_URL}/1.2.0/reports.csv"
+    own = descriptor(LATEST)["sources"]
+    served = (await client.get(f"{PREFIX}/{LATEST}/datapackage.json")).json()
+    reports_url = f"{PACKAGE_URL}/{LATEST}/reports.csv"
     expected = [
         {**s, "path": reports_url} if s.get("path") == "data/reports.csv" else s for s in own
     ]
@@ -414,5 +416,5 @@ async def test_served_descriptors_keep_every_source(client: httpx.AsyncClient) -
     assert (await client.get(reports_url.removeprefix(BASE_URL))).status_code == 200
     root = (await client.get("/datapackage.json")).json()
     flagship = [r for r in root["resources"] if r["name"].startswith(f"{FLAGSHIP}.")]
-    assert len(flagship) == len(resource_names("1.2.0"))
+    assert len(flagship) == len(resource_names(LATEST))
     assert all(r["sources"] == expected for r in flagship)

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.anyio
 
 
 VERSION = "1.2.0"
+LATEST = "1.3.0"
 PREFIX = f"/v1/datasets/{FLAGSHIP}/{VERSION}"
 PROBLEM_JSON = "application/problem+json"
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -419,7 +420,9 @@ async def test_operator_selects_what_the_csv_says(
 # --- paging ------------------------------------------------------------------------------------
 
 
-async def _walk(client: httpx.AsyncClient, first: str) -> tuple[list[Row], int]:
+async def _walk(
+    client: httpx.AsyncClient, first: str, prefix: str = PREFIX
+) -> tuple[list[Row], int]:
     """Follow `next_url` from `first` to the end; return the rows and the number of pages."""
     rows: list[Row] = []
     pages = 0
@@ -435,7 +438,7 @@ async def _walk(client: httpx.AsyncClient, first: str) -> tuple[list[Row], int]:
             assert body["next"] is None
             assert 'rel="next"' not in response.headers["link"]
         else:
-            assert target.startswith(f"{BASE_URL}{PREFIX}/")
+            assert target.startswith(f"{BASE_URL}{prefix}/")
             assert f'<{target}>; rel="next"' in response.headers["link"]
         assert pages <= 1000, "paging does not end"
     return rows, pages
@@ -485,9 +488,9 @@ async def test_paging_with_a_filter_and_the_sort_column_projected_out(
 async def test_paging_from_latest_stays_on_the_pinned_release(client: httpx.AsyncClient) -> None:
     first = await client.get(f"/v1/datasets/{FLAGSHIP}/latest/metrics?_size=10")
     next_url = first.json()["next_url"]
-    assert next_url.startswith(f"{BASE_URL}{PREFIX}/metrics?")
-    paged, _ = await _walk(client, next_url)
-    assert first.json()["rows"] + paged == ordered(rows_of("metrics"), [], ["code"])
+    assert next_url.startswith(f"{BASE_URL}/v1/datasets/{FLAGSHIP}/{LATEST}/metrics?")
+    paged, _ = await _walk(client, next_url, f"/v1/datasets/{FLAGSHIP}/{LATEST}")
+    assert first.json()["rows"] + paged == ordered(rows_of("metrics", LATEST), [], ["code"])
 
 
 # --- totals, facets, projections --------------------------------------------------------------

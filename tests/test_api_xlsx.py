@@ -61,12 +61,13 @@ async def test_pinned_workbook_is_the_same_bytes_every_time(client: httpx.AsyncC
 
 async def test_latest_workbook_is_the_pinned_one(client: httpx.AsyncClient) -> None:
     """Same ETag, same bytes: the about sheet names the pinned URL either way."""
+    latest_pinned = f"/v1/datasets/{FLAGSHIP}/1.3.0"
     latest = await client.get(f"/v1/datasets/{FLAGSHIP}/latest/metrics.xlsx?_sort=-code")
-    pinned = await client.get(f"{PINNED}/metrics.xlsx?_sort=-code")
+    pinned = await client.get(f"{latest_pinned}/metrics.xlsx?_sort=-code")
     assert latest.headers["etag"] == pinned.headers["etag"]
     assert latest.content == pinned.content
     about = dict(load_workbook(io.BytesIO(latest.content))["about"].iter_rows(values_only=True))
-    assert about["source"] == f"{BASE_URL}{PINNED}/metrics.xlsx?_sort=-code"
+    assert about["source"] == f"{BASE_URL}{latest_pinned}/metrics.xlsx?_sort=-code"
 
 
 async def test_accept_header_negotiates_a_workbook(client: httpx.AsyncClient) -> None:

@@ -54,7 +54,7 @@ from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.slow
 
-LATEST, VERSIONS = "1.2.0", ("1.0.0", "1.1.0", "1.2.0")
+LATEST, VERSIONS = "1.3.0", ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
 FIXTURES = DATASETS.parent / "tests" / "fixtures" / "datasets"
 PROBLEM = "application/problem+json"
 RDF_TYPES = {
@@ -137,7 +137,7 @@ def parse_offline(monkeypatch: pytest.MonkeyPatch, text: str | bytes, fmt: str) 
 
 DESCRIPTORS = [
     "/datapackage.json",
-    *(f"/v1/datasets/{FLAGSHIP}/{v}/datapackage.json" for v in ("1.2.0", "1.0.0")),
+    *(f"/v1/datasets/{FLAGSHIP}/{v}/datapackage.json" for v in (LATEST, "1.0.0")),
 ]
 
 
@@ -309,7 +309,8 @@ def test_earlier_releases_are_linked_not_catalogued(
     iri = f"{live.url}/v1/datasets/{FLAGSHIP}"
     chain = set(graph.subject_objects(DCAT.previousVersion))
     assert chain == {
-        (URIRef(iri), URIRef(f"{iri}/1.1.0")),
+        (URIRef(iri), URIRef(f"{iri}/1.2.0")),
+        (URIRef(f"{iri}/1.3.0"), URIRef(f"{iri}/1.2.0")),
         (URIRef(f"{iri}/1.2.0"), URIRef(f"{iri}/1.1.0")),
         (URIRef(f"{iri}/1.1.0"), URIRef(f"{iri}/1.0.0")),
     }

@@ -27,22 +27,33 @@ from research_tables import FIGURE_KEYS, BuildError, Row, build_tables, read_csv
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE.parent
 PROJECT_ROOT = PACKAGE_DIR.parent.parent
-DEFAULT_RESEARCH = PROJECT_ROOT.parent / "shared" / "research" / "campaign"
-EXPECTED_FIGURES = 433
+DEFAULT_RESEARCH = HERE / "research"
+EXPECTED_FIGURES = 478
 
 
 def check_figures(research: Path, figures: list[Row]) -> None:
-    """Check that every research figure is in the final release once, with its source kept."""
+    """Check that every research figure is in the final release once, with its source kept.
+
+    A field that build/corrections.csv re-codes (a metric, a note) is compared with its
+    correction instead; the value, qualifier, dates and report of a figure are never corrected.
+    """
     source = read_csv(research / "figures.csv")
     if len(source) != EXPECTED_FIGURES or len(figures) != len(source):
         raise BuildError(
             f"figures in {len(source)}, out {len(figures)}, expected {EXPECTED_FIGURES}"
         )
+    fixes: dict[str, dict[str, str]] = {}
+    for fix in read_csv(HERE / "corrections.csv"):
+        if fix["resource"] == "figures":
+            fixes.setdefault(fix["key"], {})[fix["field"]] = fix["value"]
     for before, after in zip(source, figures, strict=True):
+        fixed = fixes.get(after["figure_id"], {})
+        if fixed.keys() & {"report_id", "value", "qualifier", "period_start", "as_of"}:
+            raise BuildError(f"{after['figure_id']}: a correction may not touch the reported value")
         if (
-            any(before[key] != after[key] for key in FIGURE_KEYS)
+            any(fixed.get(key, before[key]) != after[key] for key in FIGURE_KEYS)
             or before["province"] != after["provinces"]
-            or not after["notes"].startswith(before["notes"])
+            or not after["notes"].startswith(fixed.get("notes", before["notes"]))
         ):
             raise BuildError(f"{after['figure_id']} does not match its research row")
 
@@ -67,8 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--research",
         type=Path,
         default=DEFAULT_RESEARCH,
-        help="folder of the research fact sheet (default: ../shared/research/"
-        "campaign beside the project root)",
+        help="folder of the research fact sheet (default: build/research, a copy of the "
+        "research the package is built from)",
     )
     parser.add_argument(
         "--output",

@@ -61,16 +61,40 @@ SOURCE_REPORTS = (
     "vietnamplus_336709",
     "freshnews_20260219",
     "hk01_20260312",
+    "ap_wsoctv_20260313",
+    "dnyxxg_20260318",
 )
+
+
+LEFT_TO_LATER = "Reports published after the cut date are left to later releases."
 
 
 @dataclass(frozen=True)
 class Release:
-    """One release: its version, its cut date and what it adds, in a sentence."""
+    """One release: its version, its cut date and what it adds, in a sentence.
+
+    `created` is when the release was cut (1.0.0-1.2.0 give their cut date at midnight
+    instead); `later` ends the description; `changes` is the changelog's account of what
+    changed and why, beyond the rows added.
+    """
 
     version: str
     cut: date
     highlights: str
+    later: str = LEFT_TO_LATER
+    created: str = ""
+    changes: str = ""
+    changed: str = ""
+
+    @property
+    def created_at(self) -> str:
+        """The descriptor's `created` timestamp."""
+        return self.created or f"{self.cut.isoformat()}T00:00:00Z"
+
+    @property
+    def released_on(self) -> date:
+        """The date the changelog heading shows: the cut date, or the day it was cut."""
+        return date.fromisoformat(self.created[:10]) if self.created else self.cut
 
 
 RELEASES = (
@@ -93,6 +117,24 @@ RELEASES = (
         "New: the seven-month tally, the Bavet raid of 31 January (2,044 detained), the "
         "February deportation batches, Indonesian embassy figures and the conflicting "
         "February-March deportation totals.",
+        later="No report published after 12 March 2026 was found: the outcome of the April 2026 "
+        "deadline to eliminate scam centres is missing.",
+    ),
+    Release(
+        "1.3.0",
+        date(2026, 3, 18),
+        "New: the Interior Ministry tally of 1 January to 14 March 2026 (5,771 held at 98 "
+        "sites), the AP report of 13 March (79 cases against 697 people), the seed report of "
+        "18 October 2025 read in full, and the correct loss figure of the 73 Korean suspects.",
+        later="The newest report found is of 18 March 2026; the outcome of the April 2026 "
+        "deadline to eliminate scam centres is not yet in the stored public pages searched.",
+        created=(HERE / "created-1.3.0.txt").read_text(encoding="utf-8").strip(),
+        changes=(HERE / "changes-1.3.0.md").read_text(encoding="utf-8").strip(),
+        changed="**Changed in 1.3.0.** Reports after 12 March 2026 and reports the research had "
+        "missed are added, and the seed report of 18 October 2025 is read in full. A source's "
+        "own error is flagged, not dropped (`value_status`); metrics that mixed meanings are "
+        "re-coded; new fields make figures distinct and sums safe and give typed dates; "
+        "`running_totals` is new. The package CHANGELOG says why.",
     ),
 )
 
@@ -104,21 +146,18 @@ def long_date(day: date) -> str:
 
 def description(*, release: Release, reports: int, figures: int, languages: int) -> str:
     """Return the package description of one release (Markdown)."""
-    final = release is RELEASES[-1]
-    later = (
-        "No report published after 12 March 2026 was found: the outcome of the April 2026 "
-        "deadline to eliminate scam centres is missing."
-        if final
-        else "Reports published after the cut date are left to later releases."
+    name = (
+        "description-1.3.0.md" if version_at_least(release.version, "1.3.0") else "description.md"
     )
-    template = (HERE / "description.md").read_text(encoding="utf-8").strip()
+    template = (HERE / name).read_text(encoding="utf-8").strip()
     return template.format(
         figures=figures,
         reports=reports,
         languages=languages,
         cut=long_date(release.cut),
         campaign_start=CAMPAIGN_START,
-        later=later,
+        later=release.later,
+        changed=release.changed,
     )
 
 
@@ -148,11 +187,27 @@ def sources(reports: dict[str, dict[str, str]]) -> list[dict[str, str]]:
     return listed
 
 
-def catalog(*, temporal_end: str) -> dict[str, Any]:
-    """Return the x-catalog object (DCAT facts a Data Package lacks)."""
+def version_at_least(version: str, floor: str) -> bool:
+    """Return whether a plain SemVer version is at least another."""
+    return tuple(map(int, version.split("."))) >= tuple(map(int, floor.split(".")))
+
+
+def catalog(*, temporal_end: str, version: str) -> dict[str, Any]:
+    """Return the x-catalog object (DCAT facts a Data Package lacks).
+
+    From 1.3.0 the publisher has no placeholder address: a field is real or it is left out,
+    and the contact point falls back to the publisher.
+    """
+    agents: dict[str, Any] = (
+        {"publisher": {"name": MAINTAINERS}}
+        if version_at_least(version, "1.3.0")
+        else {
+            "publisher": {"name": MAINTAINERS, "url": PUBLISHER_URL, "email": EMAIL},
+            "contactPoint": {"name": MAINTAINERS, "email": EMAIL},
+        }
+    )
     return {
-        "publisher": {"name": MAINTAINERS, "url": PUBLISHER_URL, "email": EMAIL},
-        "contactPoint": {"name": MAINTAINERS, "email": EMAIL},
+        **agents,
         "themes": [f"{EU}/data-theme/JUST", f"{EU}/data-theme/GOVE"],
         "spatial": [f"{EU}/country/KHM"],
         "temporal": {"start": CAMPAIGN_START, "end": temporal_end},
@@ -175,10 +230,14 @@ def package_head(
         "title": TITLE,
         "description": description_text,
         "version": release.version,
-        "created": f"{release.cut.isoformat()}T00:00:00Z",
+        "created": release.created_at,
         "licenses": LICENSES,
         "sources": sources(reports),
-        "contributors": [{"title": MAINTAINERS, "email": EMAIL, "roles": ["author"]}],
+        "contributors": [
+            {"title": MAINTAINERS, "roles": ["author"]}
+            if version_at_least(release.version, "1.3.0")
+            else {"title": MAINTAINERS, "email": EMAIL, "roles": ["author"]}
+        ],
         "keywords": KEYWORDS,
-        "x-catalog": catalog(temporal_end=temporal_end),
+        "x-catalog": catalog(temporal_end=temporal_end, version=release.version),
     }

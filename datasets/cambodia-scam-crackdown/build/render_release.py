@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from release_metadata import Release, description, long_date, package_head
-from research_tables import BuildError, Row, Tables, period_end
+from research_tables import BuildError, Row, Tables, period_end, version_key
+from revisions import check_model, evolve, has_model, running_totals
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_TABLES = ("metrics", "provinces", "countries")
@@ -20,13 +21,57 @@ REFERENCE_TABLES = ("metrics", "provinces", "countries")
 RESOURCES: dict[str, dict[str, Any]] = json.loads((HERE / "resources.json").read_text("utf-8"))
 
 
-def field_names(resource: str) -> list[str]:
+def in_release(item: dict[str, Any], version: str) -> bool:
+    """Return whether a resource or field of resources.json belongs to a release."""
+    return version_key(item.get("since", "")) <= version_key(version)
+
+
+def pick(text: str | dict[str, str], version: str) -> str:
+    """Return a text, or the newest of its versions ({"1.0.0": ..., "1.3.0": ...}) in force."""
+    if isinstance(text, str):
+        return text
+    return text[max((v for v in text if version_key(v) <= version_key(version)), key=version_key)]
+
+
+def release_resources(version: str) -> dict[str, dict[str, Any]]:
+    """Return the title, description and schema of every resource of a release."""
+    resources: dict[str, dict[str, Any]] = {}
+    for name, spec in RESOURCES.items():
+        if not in_release(spec, version):
+            continue
+        fields = [
+            {
+                key: pick(value, version) if key == "description" else value
+                for key, value in field.items()
+                if key != "since"
+            }
+            for field in spec["schema"]["fields"]
+            if in_release(field, version)
+        ]
+        schema = {k: v for k, v in spec["schema"].items() if k != "fields"}
+        resources[name] = {
+            "title": spec["title"],
+            "description": pick(spec["description"], version),
+            "schema": {"fields": fields, **schema},
+        }
+    return resources
+
+
+def field_names(resource: str, version: str) -> list[str]:
     """Return the field names of a resource in schema order."""
-    return [f["name"] for f in RESOURCES[resource]["schema"]["fields"]]
+    return [f["name"] for f in release_resources(version)[resource]["schema"]["fields"]]
 
 
-def cut(tables: Tables, release: Release) -> Tables:
+def cut(full: Tables, release: Release) -> Tables:
     """Return the rows of one release: its reports and only the rows that refer to them."""
+    tables = {
+        name: [
+            row
+            for row in rows
+            if version_key(row.get("added_in", "")) <= version_key(release.version)
+        ]
+        for name, rows in evolve(full, release.version).items()
+    }
     reports = [
         row for row in tables["reports"] if date.fromisoformat(row["published_by"]) <= release.cut
     ]
@@ -52,6 +97,9 @@ def cut(tables: Tables, release: Release) -> Tables:
         released[name] = [row for row in tables[name] if row["report_id"] in report_ids]
     for name in REFERENCE_TABLES:
         released[name] = tables[name]
+    if has_model(release.version):
+        check_model(released)
+        released["running_totals"] = running_totals(released)
     return released
 
 
@@ -61,7 +109,7 @@ def csv_bytes(rows: list[Row], fields: list[str]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(fields)
     for row in rows:
-        if set(row) != set(fields):
+        if set(row) - {"added_in"} != set(fields):
             raise BuildError(f"row keys {sorted(row)} differ from fields {fields}")
         writer.writerow([row[name] for name in fields])
     return buffer.getvalue().encode("utf-8")
@@ -71,8 +119,8 @@ def render_release(tables: Tables, release: Release) -> dict[str, bytes]:
     """Return the files of one release folder, keyed by their path inside it."""
     files: dict[str, bytes] = {}
     resources: list[dict[str, Any]] = []
-    for name, spec in RESOURCES.items():
-        content = csv_bytes(tables[name], field_names(name))
+    for name, spec in release_resources(release.version).items():
+        content = csv_bytes(tables[name], field_names(name, release.version))
         path = f"data/{name}.csv"
         files[path] = content
         schema = {"fields": spec["schema"]["fields"], "missingValues": [""]}
@@ -142,17 +190,31 @@ def render_changelog(released: list[tuple[Release, Tables]]) -> bytes:
                 f"Adds {len(new)} reports published from {start} to "
                 f"{long_date(release.cut)}, with {figures} figures."
             )
+            missed = [
+                row
+                for row in new
+                if previous_cut and date.fromisoformat(row["published_by"]) <= previous_cut
+            ]
+            added = len(tables["figures"]) - len(previous["figures"]) if previous else 0
+            if missed:
+                summary = (
+                    f"Adds {len(new)} reports, {len(new) - len(missed)} of them published from "
+                    f"{start} to {long_date(release.cut)} and {len(missed)} published earlier "
+                    f"that the research had missed, and {added} figures ({figures} from the "
+                    f"new reports, {added - figures} from reports already in the package)."
+                )
         section = [
-            f"## {release.version} - {release.cut.isoformat()}",
+            f"## {release.version} - {release.released_on.isoformat()}",
             "",
             f"{summary} {release.highlights}",
             "",
+            *([release.changes, ""] if release.changes else []),
             "| resource | rows | added |",
             "|---|---:|---:|",
         ]
-        for name in RESOURCES:
+        for name in release_resources(release.version):
             rows = len(tables[name])
-            added = rows - (len(previous[name]) if previous else 0)
+            added = rows - (len(previous.get(name, [])) if previous else 0)
             section.append(f"| {name} | {rows} | +{added} |")
         partial = [row for row in new if row["published_date"] != row["published_by"]]
         if partial:

@@ -46,6 +46,22 @@ def read_csv(path: Path) -> list[Row]:
         return list(csv.DictReader(handle))
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """Return a plain SemVer version ('1.3.0') as a tuple for comparison; '' sorts first."""
+    return tuple(int(part) for part in version.split(".")) if version else ()
+
+
+def period_start(value: str) -> date:
+    """Return the first day a partial ISO date (YYYY, YYYY-MM or YYYY-MM-DD) can stand for."""
+    parts = [int(part) for part in value.split("-")] + [1, 1]
+    return date(parts[0], parts[1], parts[2])
+
+
+def precision(value: str) -> str:
+    """Return 'day', 'month' or 'year': how much of a partial ISO date the source gave."""
+    return ("year", "month", "day")[value.count("-")]
+
+
 def period_end(value: str) -> date:
     """Return the last day a partial ISO date (YYYY, YYYY-MM or YYYY-MM-DD) can stand for."""
     parts = [int(part) for part in value.split("-")]
@@ -117,6 +133,7 @@ def build_tables(research: Path) -> Tables:
 
     for report in reports:
         report["published_by"] = period_end(report["published_date"]).isoformat()
+        report.setdefault("added_in", "")
     province_codes = {row["name_en"]: row["iso_3166_2"] for row in provinces_in}
 
     figures: list[Row] = []
@@ -135,6 +152,7 @@ def build_tables(research: Path) -> Tables:
                 **{key: source[key] for key in FIGURE_KEYS},
                 "provinces": source["province"],
                 "notes": source["notes"],
+                "added_in": source.get("added_in", ""),
             }
         )
         for name in filter(None, source["province"].split("|")):
@@ -159,6 +177,7 @@ def build_tables(research: Path) -> Tables:
                 "destination": source["destination"],
                 "report_id": source["report_id"],
                 "notes": source["notes"],
+                "added_in": source.get("added_in", ""),
             }
         )
         event_reports.append(
@@ -190,9 +209,26 @@ def build_tables(research: Path) -> Tables:
             if (source[flag] == "yes") != bool(listed):
                 raise BuildError(f"{source['iso_3166_2']}: {flag} disagrees with {ids}")
             mentions.extend(
-                {"province_code": source["iso_3166_2"], "report_id": report_id, "context": context}
+                {
+                    "province_code": source["iso_3166_2"],
+                    "report_id": report_id,
+                    "context": context,
+                    "added_in": "",
+                }
                 for report_id in listed
             )
+    added = research / "province_mentions_added.csv"
+    for source in read_csv(added) if added.is_file() else []:
+        if source["name_en"] not in province_codes:
+            raise BuildError(f"province_mentions_added.csv: unknown province {source['name_en']!r}")
+        mentions.append(
+            {
+                "province_code": province_codes[source["name_en"]],
+                "report_id": source["report_id"],
+                "context": source["context"],
+                "added_in": source["added_in"],
+            }
+        )
 
     report_nationalities = [
         {
@@ -200,11 +236,13 @@ def build_tables(research: Path) -> Tables:
             "nationality": source["nationality_iso2"],
             "nationality_as_reported": source["country_as_reported"],
             "notes": source["notes"],
+            "added_in": source.get("added_in", ""),
         }
         for source in nationalities_in
     ]
 
-    used_metrics = {row["metric"] for row in figures}
+    old_figures = [row for row in figures if not row["added_in"]]
+    used_metrics = {row["metric"] for row in old_figures}
     if used_metrics != {row["code"] for row in metrics}:
         raise BuildError(f"metrics.csv differs from the metrics used: {sorted(used_metrics)}")
     referenced = {row["nationality"] for row in figures + events + report_nationalities}
@@ -214,7 +252,7 @@ def build_tables(research: Path) -> Tables:
         raise BuildError(f"countries.csv differs from the countries referenced: {referenced}")
 
     return {
-        "reports": [{name: row[name] for name in REPORT_FIELDS} for row in reports],
+        "reports": [{name: row[name] for name in (*REPORT_FIELDS, "added_in")} for row in reports],
         "figures": figures,
         "figure_provinces": figure_provinces,
         "deportation_events": events,
