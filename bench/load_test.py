@@ -20,6 +20,7 @@ import asyncio
 import os
 import re
 import shlex
+import statistics
 import sys
 import time
 from collections import Counter
@@ -28,8 +29,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import OUT, ROOT, VENV_BIN, machine, run_measured, section_begin, section_end
-from common import sqlite_url, write_release, write_section
+from common import (
+    OUT,
+    ROOT,
+    VENV_BIN,
+    machine,
+    run_measured,
+    section_begin,
+    section_end,
+    sqlite_url,
+    write_release,
+    write_section,
+)
 from mixed_urls import Catalog, mixed_urls
 from serve import DEFAULT_ROWS, Server, datasets_dir, free_port, running
 from workload import Played, play, write_urls
@@ -38,6 +49,7 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 FOLDER = OUT / "load-test"
 ACCESS_LINE = re.compile(r'"GET (\S+) HTTP/1\.[01]" (\d{3})')
 REPLAY_CONCURRENCY = 8
+REPLAY_PER_CLASS = 60
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Outcome:
     logged: Counter[tuple[str, int]]
     samples: dict[tuple[str, int], list[str]]
     replayed: Counter[tuple[str, int]] | None = None
+    replay_ms: dict[str, list[float]] | None = None
 
 
 def targets(rows: int) -> dict[str, Target]:
@@ -119,10 +132,26 @@ def _normal(path: str) -> str:
     return unquote(path)
 
 
-async def replay(base_url: str, urls: list[tuple[str, str]], out: Path) -> Counter[tuple[str, int]]:
-    """Fetch each distinct URL once (8 at a time); write `class status ms url` lines to `out`."""
+def replay_list(
+    urls: list[tuple[str, str]], logged: dict[tuple[str, int], list[str]], per_class: int
+) -> list[tuple[str, str]]:
+    """The URLs the server failed on, then the first `per_class` distinct URLs of each class."""
+    picked = [(label, path) for (label, _), paths in logged.items() for path in paths]
+    taken: Counter[str] = Counter()
+    for label, path in dict.fromkeys(urls):
+        if taken[label] < per_class:
+            taken[label] += 1
+            picked.append((label, path))
+    return list(dict.fromkeys(picked))
+
+
+async def replay(
+    base_url: str, urls: list[tuple[str, str]], out: Path
+) -> tuple[Counter[tuple[str, int]], dict[str, list[float]]]:
+    """Fetch each URL once (8 at a time); write `class status ms url` lines to `out`."""
     distinct = list(dict.fromkeys(urls))
     statuses: Counter[tuple[str, int]] = Counter()
+    times: dict[str, list[float]] = {}
     lines: list[str] = []
     gate = asyncio.Semaphore(REPLAY_CONCURRENCY)
     async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
@@ -131,16 +160,29 @@ async def replay(base_url: str, urls: list[tuple[str, str]], out: Path) -> Count
             async with gate:
                 started = time.perf_counter()
                 try:
-                    status = (await client.get(path)).status_code
+                    response = await client.get(path)
+                    status = response.status_code
+                    if status >= 400:
+                        path = f"{path} ({_problem(response)})"
                 except httpx.HTTPError as error:
                     status, path = 0, f"{path} ({type(error).__name__})"
                 ms = (time.perf_counter() - started) * 1000
                 statuses[(label, status)] += 1
+                times.setdefault(label, []).append(ms)
                 lines.append(f"{label}\t{status}\t{ms:.0f}\t{path}\n")
 
         await asyncio.gather(*(one(label, path) for label, path in distinct))
     out.write_text("".join(sorted(lines)))
-    return statuses
+    return statuses, times
+
+
+def _problem(response: httpx.Response) -> str:
+    """The `type` and `detail` of a problem+json answer, or its first bytes."""
+    try:
+        body = response.json()
+        return f"{body.get('type')}: {body.get('detail')}"
+    except ValueError:
+        return response.text[:200]
 
 
 def run_target(target: Target, args: argparse.Namespace) -> Outcome:
@@ -160,8 +202,9 @@ def run_target(target: Target, args: argparse.Namespace) -> Outcome:
         logged, samples = logged_failures(log, classes)
         outcome = Outcome(target, played, urls, logged, samples)
         if played.failed or played.socket_errors or args.replay:
-            outcome.replayed = asyncio.run(
-                replay(srv.url(""), urls, FOLDER / f"{target.name}-replay.tsv"))
+            picked = replay_list(urls, samples, args.replay_per_class)
+            outcome.replayed, outcome.replay_ms = asyncio.run(
+                replay(srv.url(""), picked, FOLDER / f"{target.name}-replay.tsv"))
     return outcome
 
 
@@ -171,6 +214,11 @@ def run_target(target: Target, args: argparse.Namespace) -> Outcome:
 def _counts(counter: Counter[tuple[str, int]], *, failures: bool) -> str:
     keys = [k for k in sorted(counter) if not failures or not 200 <= k[1] < 400]
     return "; ".join(f"{label} {status}: {counter[(label, status)]:,}" for label, status in keys)
+
+
+def _times(times: dict[str, list[float]]) -> str:
+    return ", ".join(f"{label} {statistics.median(ms):,.0f} / {max(ms):,.0f}"
+                     for label, ms in sorted(times.items()))
 
 
 def report(outcomes: list[Outcome], args: argparse.Namespace, command: str) -> str:
@@ -185,7 +233,8 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, command: str) -> s
         f" (seed {args.seed}).",
         "",
         f"Machine: {info['cpu']}, nproc {info['nproc']}, {info['memory']} RAM, {info['os']},"
-        f" Python {info['python']}, sqlite3 {info['sqlite3']}. Server and wrk share the machine.",
+        f" Python {info['python']}, sqlite3 {info['sqlite3']}. Server and wrk share the machine;"
+        f" load average (1, 5, 15 min) at the end of the run: {info['load']}.",
         "",
         "| package | requests | req/s | p50 ms | p99 ms | max ms | non-2xx/3xx by status |"
         " socket errors |",
@@ -211,8 +260,11 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, command: str) -> s
             lines.append(f"  - {label} {status}: " + ", ".join(f"`{u}`" for u in urls))
         if o.replayed is not None:
             failed = _counts(o.replayed, failures=True) or "none"
-            lines.append(f"  - replay of the {sum(o.replayed.values()):,} distinct URLs one by one"
-                         f" (bench/out/load-test/{o.target.name}-replay.tsv): failures {failed}.")
+            lines.append(f"  - replay, {REPLAY_CONCURRENCY} at a time, of the logged failures and"
+                         f" the first {args.replay_per_class} distinct URLs of each class"
+                         f" ({sum(o.replayed.values()):,} URLs,"
+                         f" bench/out/load-test/{o.target.name}-replay.tsv): failures {failed};"
+                         " median / max ms by class: " + _times(o.replay_ms or {}) + ".")
     verdict = all(not o.played.server_errors and not o.played.socket_errors for o in outcomes)
     lines += ["", f"Target (no 5xx, no socket error): **{'met' if verdict else 'missed'}**.",
               section_end("Mixed traffic")]
@@ -232,6 +284,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--urls", type=int, default=20_000, help="entries in the URL list")
     parser.add_argument("--seed", type=int, default=20260312)
     parser.add_argument("--replay", action="store_true", help="replay the URLs even if none failed")
+    parser.add_argument("--replay-per-class", type=int, default=REPLAY_PER_CLASS,
+                        help="distinct URLs of each class in the replay")
     parser.add_argument("--quick", action="store_true", help="10 s a package, nothing written")
     parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md untouched")
     args = parser.parse_args(argv)

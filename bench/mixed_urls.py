@@ -157,18 +157,22 @@ def _filter(rnd: random.Random, resource: Resource, column: Column) -> list[tupl
     return []
 
 
-def _narrow(rnd: random.Random, resource: Resource) -> list[tuple[str, str]]:
-    """A filter matching few rows of a big table: an indexed equality and a short range."""
+def _narrow(rnd: random.Random, resource: Resource, days: int) -> list[tuple[str, str]]:
+    """A filter matching few rows of a big table: an indexed equality and a short range.
+
+    The equality is on the indexed `enum` column with the most values; the range is a date
+    window of up to `days` days, or 300 keys.
+    """
     params: list[tuple[str, str]] = []
     equal = [c for c in resource.columns if c.indexed and c.type == "string" and c.enum]
     if equal:
-        column = rnd.choice(equal)
+        column = max(equal, key=lambda c: len(c.enum))
         params.append((column.name, str(_value(rnd, resource, column))))
     dates = [c for c in resource.columns if c.indexed and c.type == "date"]
     key = resource.primary_key[0]
     if dates:
         start = date.fromisoformat(str(_value(rnd, resource, dates[0]))[:10])
-        end = start + timedelta(days=rnd.randint(0, 6))
+        end = start + timedelta(days=rnd.randint(0, days - 1))
         params.append((f"{dates[0].name}__between", f"{start}..{end}"))
     else:
         low = _value(rnd, resource, next(c for c in resource.columns if c.name == key))
@@ -222,7 +226,8 @@ def _one(rnd: random.Random, label: str, catalog: Catalog) -> str:
     if label == "csv":
         return resource.path(version, ".csv")
     if label in ("csv-filtered", "ndjson", "xlsx"):
-        params = _narrow(rnd, resource) if big else _page_query(rnd, resource)
+        narrow = _narrow(rnd, resource, 3 if label == "xlsx" else 7)
+        params = narrow if big else _page_query(rnd, resource)
         params = [(k, v) for k, v in params if k not in ("_size", "_facet", "_count")]
         suffix = {"csv-filtered": ".csv", "ndjson": ".ndjson", "xlsx": ".xlsx"}[label]
         if label == "csv-filtered" and rnd.random() < 0.3:

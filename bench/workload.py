@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
-from common import ROOT
+from common import CATEGORIES, DAYS, FIRST_DAY, KH_PROVINCES, ROOT
 
 LUA = ROOT / "bench" / "mixed.lua"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -108,3 +111,51 @@ def play(
         exact=int(result["exact"]),
         output=done.stdout,
     )
+
+
+# The varied workload of bench/serve.py ------------------------------------------------------------
+
+VARIED_SORTS = (  # (opendata `_sort`, Datasette parameter); None keeps the primary-key order
+    None, ("reported_on", "_sort=reported_on"), ("-reported_on", "_sort_desc=reported_on"),
+    ("people", "_sort=people"), ("-people", "_sort_desc=people"), ("-id", "_sort_desc=id"),
+)
+
+
+def varied_pages(count: int, seed: int) -> list[tuple[str, str]]:
+    """`count` distinct filtered pages of the synthetic release, as (opendata, Datasette) queries.
+
+    Each has an equality on one or two indexed columns (province, category), most a date window
+    of 1 to 90 days, a sort (or none), a `_size` from 100 to 1000 and sometimes a facet; the two
+    query strings ask for the same rows in each server's grammar.
+    """
+    rnd = random.Random(seed)
+    found: dict[str, str] = {}
+    while len(found) < count:
+        equal = rnd.choice((["province"], ["category"], ["province", "category"],
+                            ["province", "category"]))
+        ours: list[tuple[str, str]] = []
+        theirs: list[tuple[str, str]] = []
+        for column in equal:
+            value = rnd.choice(KH_PROVINCES if column == "province" else CATEGORIES)
+            ours.append((column, value))
+            theirs.append((column, value))
+        if rnd.random() < 0.85:
+            days = rnd.randint(1, 90)
+            start = FIRST_DAY + timedelta(days=rnd.randrange(DAYS - days + 1))
+            end = start + timedelta(days=days - 1)
+            ours.append(("reported_on__between", f"{start}..{end}"))
+            theirs += [("reported_on__gte", str(start)), ("reported_on__lte", str(end))]
+        sort = rnd.choice(VARIED_SORTS)
+        if sort is not None:
+            ours.append(("_sort", sort[0]))
+            name, value = sort[1].split("=")
+            theirs.append((name, value))
+        size = str(rnd.randint(100, 1000))
+        ours.append(("_size", size))
+        theirs.append(("_size", size))
+        if rnd.random() < 0.15:
+            facet = rnd.choice(("category", "province"))
+            ours.append(("_facet", facet))
+            theirs.append(("_facet", facet))
+        found.setdefault(urlencode(ours), urlencode(theirs))
+    return list(found.items())
