@@ -148,13 +148,14 @@ def replay_list(
 async def replay(
     base_url: str, urls: list[tuple[str, str]], out: Path
 ) -> tuple[Counter[tuple[str, int]], dict[str, list[float]]]:
-    """Fetch each URL once (8 at a time); write `class status ms url` lines to `out`."""
+    """Fetch each URL once (8 at a time, uncompressed like wrk); write `class status ms url`."""
     distinct = list(dict.fromkeys(urls))
     statuses: Counter[tuple[str, int]] = Counter()
     times: dict[str, list[float]] = {}
     lines: list[str] = []
     gate = asyncio.Semaphore(REPLAY_CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120,
+                                 headers={"Accept-Encoding": "identity"}) as client:  # as wrk
 
         async def one(label: str, path: str) -> None:
             async with gate:

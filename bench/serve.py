@@ -5,8 +5,10 @@ page (a province, a date range, sorted by date, 100 rows, exact total) under `wr
 connections; (b) is the full CSV export, timed to the last byte, with the server's peak RSS, next
 to two floors without HTTP (Python's csv.writer and `sqlite3 -csv`). (a) runs again on two copies
 of the file, one without the planner statistics the loader leaves (`sqlite_stat1`) and one with an
-index on both filtered columns, to show what bounds it. The results go to the `## Serve` section
-of bench/RESULTS.md.
+index on both filtered columns, to show what bounds it. (c) is a varied workload on each file:
+10,000 distinct filtered pages played by `wrk` through bench/mixed.lua, with every non-2xx answer
+and the share of answers with an exact total. The results go to the `## Serve` section of
+bench/RESULTS.md.
 
     .venv/bin/python bench/serve.py                 # 1,000,000 rows, 3 rounds of 15 s of wrk
     .venv/bin/python bench/serve.py --quick         # 100,000 rows, 1 round of 5 s, nothing written
