@@ -190,6 +190,7 @@ def run_target(target: Target, args: argparse.Namespace) -> Outcome:
     """Load, generate the URLs, serve, play them with wrk; replay them when anything failed."""
     load(target)
     urls = mixed_urls(Catalog.read(target.database), count=args.urls, seed=args.seed)
+    urls = [(label, path) for label, path in urls if label not in args.skip]
     url_file = write_urls(FOLDER / f"{target.name}.urls", urls)
     classes = {_normal(path): label for label, path in urls}
     srv = server(target, args.workers)
@@ -287,6 +288,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--replay", action="store_true", help="replay the URLs even if none failed")
     parser.add_argument("--replay-per-class", type=int, default=REPLAY_PER_CLASS,
                         help="distinct URLs of each class in the replay")
+    parser.add_argument("--skip", action="append", default=[], metavar="CLASS",
+                        help="leave this URL class out (repeatable), to find what fails")
     parser.add_argument("--quick", action="store_true", help="10 s a package, nothing written")
     parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md untouched")
     args = parser.parse_args(argv)
