@@ -49,7 +49,7 @@ catalog: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v sqlite3 >/dev/null || \
 		{ echo "make bench needs wrk and the sqlite3 shell (e.g. apt install wrk sqlite3)"; exit 1; }
-	$(BIN)/python bench/load.py && $(BIN)/python bench/serve.py
+	$(BIN)/python bench/load.py && $(BIN)/python bench/serve.py && $(BIN)/python bench/load_test.py
 
 # A long fuzz run: schemathesis with every check against a live `opendata serve` on FUZZ_PORT,
 # then the property and HTTP fuzz tests with Hypothesis's long profile. Both backends with

@@ -318,6 +318,7 @@ def machine() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "sqlite3": sqlite_version,
+        "load": ", ".join(f"{v:.1f}" for v in os.getloadavg()),
         "code": subprocess.run(
             ["git", "describe", "--always", "--dirty"],
             capture_output=True, text=True, check=False, cwd=ROOT,
