@@ -28,6 +28,7 @@ from api.ingest.validate import FormulaLike, validate_release
 from api.main import create_app
 from tests.builders import field, write_release
 from tests.conftest import BASE_URL
+from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
@@ -210,7 +211,7 @@ async def test_workbook_over_the_limit_is_a_413_with_the_csv_url(small: httpx.As
     response = await small.get(f"{ROWS}.xlsx?_dl=1")
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem_body(response) == {
         "type": "/problems/export-too-large",
         "title": "Export too large",
         "status": 413,
