@@ -232,21 +232,34 @@ def load(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: OPENDATA_WORKERS, else 1)."),
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
-    """Serve the loaded releases over HTTP with uvicorn."""
+    """Serve the loaded releases over HTTP with uvicorn.
+
+    On SIGTERM the server stops accepting connections at once and gives running requests
+    OPENDATA_GRACEFUL_SHUTDOWN_SECONDS to finish.
+    """
     import uvicorn
 
-    uvicorn.run(
-        "api.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        proxy_headers=True,
-        log_level="info",
-    )
+    from api.obs.metrics import multiprocess_dir
+
+    settings = get_settings()
+    count = workers if workers is not None else settings.workers
+    with multiprocess_dir(count):
+        uvicorn.run(
+            "api.asgi:app",
+            host=host,
+            port=port,
+            workers=count,
+            reload=reload,
+            proxy_headers=True,
+            log_level="info",
+            timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        )
 
 
 # diff and release --------------------------------------------------------------------------------

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     load_batch_size: int = Field(
         default=20_000, ge=100, description="Rows per INSERT batch when loading a release."
     )
+    workers: int = Field(
+        default=1, ge=1, description="Worker processes `opendata serve` starts (`--workers`)."
+    )
+    graceful_shutdown_seconds: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "On SIGTERM, how long running requests (an export) may take to finish while new"
+            " connections are refused; past it they are cut."
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod

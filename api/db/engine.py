@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from api.errors import DatabaseUnavailable, QueryTimeout
+from api.obs.metrics import QUERY_TIMEOUTS
 
 # Virtual-machine steps between two looks at the clock (a few microseconds of work).
 PROGRESS_STEPS = 1_000
@@ -129,6 +130,7 @@ def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Conne
             yield connection
         except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
             if _stopped_by_limit(exc):
+                QUERY_TIMEOUTS.inc()
                 raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
             raise
         finally:
@@ -142,6 +144,7 @@ def time_limited(connection: sa.Connection, seconds: float) -> Iterator[sa.Conne
         yield connection
     except Exception as exc:
         if _stopped_by_limit(exc):
+            QUERY_TIMEOUTS.inc()
             raise QueryTimeout(f"the query ran longer than {seconds:g} s") from exc
         raise
 

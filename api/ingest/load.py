@@ -42,6 +42,7 @@ from api.ingest.sqlwrite import (
     store_file,
 )
 from api.ingest.validate import validate_descriptor, validate_release
+from api.obs.metrics import record_load
 from api.semver import parse_semver
 from api.storage import JSON_TYPES
 
@@ -151,6 +152,7 @@ class ReleaseLoader:
         """Load every release not loaded yet; refuse invalid or conflicting ones."""
         summary = LoadSummary()
         for ref in refs:
+            started = time.perf_counter()
             try:
                 rows = self.load(ref)
             except PackageInvalid as exc:
@@ -162,6 +164,7 @@ class ReleaseLoader:
                     summary.skipped.append((ref.package, ref.version))
                 else:
                     summary.loaded.append((ref.package, ref.version, rows))
+                    record_load(ref.package, rows=rows, seconds=time.perf_counter() - started)
         return summary
 
     def load(self, ref: ReleaseRef) -> int | None:

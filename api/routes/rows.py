@@ -17,6 +17,7 @@ from api.errors import BadQuery, NotAcceptable, NotFound, ParamError, plain, quo
 from api.metadata import urls
 from api.metadata.citation import plain_citation
 from api.model import ReleaseInfo
+from api.obs.metrics import ROWS_SERVED, count_batches, count_rows
 from api.query import Plan, RowQuery, parse_key, prepare_page
 from api.render.rows import MEDIA_TYPES, dump_json, iter_ndjson, iter_stored_csv, negotiate
 from api.render.xlsx import MAX_ROWS as XLSX_MAX_ROWS
@@ -103,6 +104,7 @@ async def read_rows(
     if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS and _has_file(release, name):
         resource_id = release.tables[name]
         chunks = await run_in_threadpool(iter_resource_file, engine, resource_id)
+        ROWS_SERVED.labels("csv").inc(spec.row_count)
         return StreamingResponse(chunks, media_type=MEDIA_TYPES["csv"], headers=headers)
     if fmt == "xlsx":
         about = _about(request, release.info, settings.base_url, query, requested=version)
@@ -114,13 +116,13 @@ async def read_rows(
             stored.columns,
             stored.fields,
             stored.decoders,
-            stored.batches,
+            count_batches("csv", stored.batches),
             delimiter=query.delimiter,
             bom=query.bom,
         )
     else:
         header, rows = await reader.stream(query)
-        body = iter_ndjson(header, rows)
+        body = iter_ndjson(header, count_rows("ndjson", rows))
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
@@ -206,6 +208,7 @@ async def _json_page(
         body["facets_truncated"] = list(page.truncated_facets)
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
+    ROWS_SERVED.labels("json").inc(len(page.rows))
     return Response(dump_json(body), media_type="application/json", headers=headers)
 
 
