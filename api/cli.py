@@ -176,6 +176,10 @@ def load(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     datasets: DatasetsOption = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(help="Write the load metrics here, for a Prometheus textfile collector."),
+    ] = None,
 ) -> None:
     """Validate and load every release not loaded yet; exit 1 when any is refused."""
     from api.db.engine import writer_engine
@@ -203,6 +207,10 @@ def load(
         raise typer.Exit(2) from error
     finally:
         engine.dispose()
+    if metrics_file is not None:
+        from api.obs.metrics import write_textfile
+
+        write_textfile(metrics_file)
     out = Console(highlight=False, soft_wrap=True)
     for package, version, rows in summary.loaded:
         out.print(f"loaded   {escape(package)} {escape(version)}  {rows:,} rows")

@@ -159,3 +159,22 @@ def test_workers_share_one_exposition(flagship_url: str, tmp_path: Path) -> None
     for samples in scrapes:
         assert value(samples, "opendata_http_requests_total", **ok) == requests
         assert value(samples, "opendata_rows_served_total", format="json") == requests
+
+
+def test_load_writes_a_textfile(tmp_path: Path) -> None:
+    """`opendata load --metrics-file` leaves the one-shot job's metrics for a textfile collector."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    schema = {"fields": [field("id", "integer")], "primaryKey": ["id"]}
+    datasets = tmp_path / "datasets"
+    write_release(datasets, "textfile", "1.0.0", {"things": (schema, "id\n1\n2\n")})
+    target = tmp_path / "opendata_load.prom"
+    database = f"sqlite:///{tmp_path / 'load.sqlite'}"
+    arguments = ["load", "--quiet", "--database-url", database, "--datasets", str(datasets)]
+    done = CliRunner().invoke(app, [*arguments, "--metrics-file", str(target)])
+    assert done.exit_code == 0, done.output
+    samples = parse(target.read_text(encoding="utf-8"))
+    assert value(samples, "opendata_rows_loaded_total", package="textfile") == 2
+    assert value(samples, "opendata_load_duration_seconds_count", package="textfile") == 1
