@@ -251,8 +251,11 @@ def serve(
     On SIGTERM the server stops accepting connections at once and gives running requests
     OPENDATA_GRACEFUL_SHUTDOWN_SECONDS to finish.
     """
+    import sys
+
     import uvicorn
 
+    from api.obs.logging import log_config
     from api.obs.metrics import multiprocess_dir
 
     settings = get_settings()
@@ -265,7 +268,8 @@ def serve(
             workers=count,
             reload=reload,
             proxy_headers=True,
-            log_level="info",
+            log_config=log_config(settings.log_format, terminal=sys.stderr.isatty()),
+            access_log=False,  # replaced by one `opendata.access` line per request
             timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         )
 

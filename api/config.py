@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,14 @@ class Settings(BaseSettings):
         description=(
             "On SIGTERM, how long running requests (an export) may take to finish while new"
             " connections are refused; past it they are cut."
+        ),
+    )
+
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description=(
+            "Server logs: `json` (one object per line, one per request), `text`, or `auto`:"
+            " text on a terminal, JSON otherwise."
         ),
     )
 

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from api.config import Settings, get_settings
 from api.db.engine import reader_engine
 from api.db.releases import Catalog
-from api.obs.metrics import Metrics
+from api.obs.middleware import Observe
 from api.routes import register_routes
 from api.routes.head import HeadAsGet
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalog = Catalog(engine)
-    app.add_middleware(Metrics)  # innermost: sees the route and the bytes before compression
+    app.add_middleware(Observe)  # innermost: sees the route and the bytes before compression
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(HeadAsGet)
     app.add_middleware(

@@ -30,6 +30,7 @@ class ServeProcess:
     url: str
     port: int
     process: subprocess.Popen[bytes]
+    log: Path  # what the server wrote to stdout and stderr
 
 
 def free_port() -> int:
@@ -97,7 +98,7 @@ def opendata_serve(
         )
     try:
         wait_until_healthy(url, process, log)
-        yield ServeProcess(url=url, port=port, process=process)
+        yield ServeProcess(url=url, port=port, process=process, log=log)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

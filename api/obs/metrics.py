@@ -1,4 +1,4 @@
-"""Prometheus metrics, served at `/metrics` by a pure ASGI middleware.
+"""Prometheus metrics, served at `/metrics` by the observing middleware (`api.obs.middleware`).
 
 Requests are counted per route template (`/v1/datasets/{package}/{version}/{resource}`), never
 per raw path, so the number of series stays bounded whatever clients ask for. With several
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ from prometheus_client import (
     write_to_textfile,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 T = TypeVar("T")
 
@@ -118,6 +117,15 @@ def count_batches(fmt: str, batches: Iterable[list[T]]) -> Iterator[list[T]]:
         yield batch
 
 
+def record_request(
+    *, method: str, route: str, status: int, fmt: str, size: int, seconds: float
+) -> None:
+    """Count one answered request, its time and its body bytes."""
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+    RESPONSE_BYTES.labels(fmt).inc(size)
+
+
 def record_load(package: str, *, rows: int, seconds: float) -> None:
     """Count a release just loaded: its rows and the time it took."""
     LOAD_DURATION.labels(package).observe(seconds)
@@ -165,41 +173,8 @@ def multiprocess_dir(workers: int) -> Iterator[Path | None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class Metrics:
-    """ASGI middleware: answer `/metrics`, and count and time every other HTTP request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["path"] == METRICS_PATH:
-            await _send_metrics(scope, send)
-            return
-        started = time.perf_counter()
-        status, fmt, size = 500, "other", 0
-
-        async def counting_send(message: Message) -> None:
-            nonlocal status, fmt, size
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                fmt = response_format(message.get("headers", ()))
-            elif message["type"] == "http.response.body":
-                size += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, counting_send)
-        finally:
-            method, route = scope["method"], route_template(scope)
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
-            RESPONSE_BYTES.labels(fmt).inc(size)
-
-
-async def _send_metrics(scope: Scope, send: Send) -> None:
+async def send_metrics(scope: Scope, send: Send) -> None:
+    """Answer a scrape with the exposition."""
     body = await anyio.to_thread.run_sync(exposition)
     headers = [
         (b"content-type", CONTENT_TYPE_LATEST.encode("latin-1")),
