@@ -235,6 +235,10 @@ def load(
 
 # serve -------------------------------------------------------------------------------------------
 
+WORKER_START_SECONDS = 30
+"""How long uvicorn's supervisor waits for a worker's answer before it kills it as hung: a new
+worker imports the whole service first, which takes longer than uvicorn's 5 s on a busy host."""
+
 
 @app.command()
 def serve(
@@ -271,6 +275,7 @@ def serve(
             log_config=log_config(settings.log_format, terminal=sys.stderr.isatty()),
             access_log=False,  # replaced by one `opendata.access` line per request
             timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+            timeout_worker_healthcheck=WORKER_START_SECONDS,
         )
 
 

@@ -144,3 +144,5 @@ def test_a_served_request_is_one_json_line(flagship_url: str) -> None:
     assert requests[0]["status"] == 200
     assert requests[0]["version"] == "1.2.0"
     assert any(e["logger"].startswith("uvicorn") for e in entries)
+    # No worker was taken for hung and restarted while it was still importing the service.
+    assert not [e for e in entries if "died" in str(e["message"])]
