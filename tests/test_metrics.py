@@ -75,6 +75,8 @@ async def test_rows_and_bytes_per_format(client: httpx.AsyncClient) -> None:
     csv = await client.get(f"{PAGE}.csv", params=params, headers={"Accept-Encoding": "gzip"})
     ndjson = await client.get(f"{PAGE}.ndjson", params=params)
     whole = await client.get(f"{PAGE}.csv")
+    workbook = await client.get(f"{PAGE}.xlsx", params=params)
+    assert workbook.status_code == 200
     after = await scrape(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -85,6 +87,7 @@ async def test_rows_and_bytes_per_format(client: httpx.AsyncClient) -> None:
     whole_rows = len(whole.text.splitlines()) - 1  # the header
     assert delta("opendata_rows_served_total", format="ndjson") == filtered_rows
     assert delta("opendata_rows_served_total", format="csv") == filtered_rows + whole_rows
+    assert delta("opendata_rows_served_total", format="xlsx") == filtered_rows
     # Bytes are counted before compression: the CSV went out gzipped, its count is the text's.
     assert csv.headers["content-encoding"] == "gzip"
     assert delta("opendata_response_bytes_total", format="csv") == len(csv.content) + len(
@@ -178,3 +181,20 @@ def test_load_writes_a_textfile(tmp_path: Path) -> None:
     samples = parse(target.read_text(encoding="utf-8"))
     assert value(samples, "opendata_rows_loaded_total", package="textfile") == 2
     assert value(samples, "opendata_load_duration_seconds_count", package="textfile") == 1
+
+
+def test_rows_are_counted_in_steps_and_at_the_end() -> None:
+    """Counted a thousand at a time, and the rest when the stream ends or is closed early."""
+    from api.obs.metrics import REGISTRY, count_rows
+
+    def served() -> float:
+        return REGISTRY.get_sample_value("opendata_rows_served_total", {"format": "test"}) or 0.0
+
+    before = served()
+    assert sum(1 for _ in count_rows("test", range(2503))) == 2503
+    assert served() - before == 2503
+    stream = count_rows("test", range(10_000))
+    for _ in range(1500):
+        next(stream)
+    stream.close()  # a client that went away
+    assert served() - before == 2503 + 1500

@@ -144,8 +144,9 @@ async def _workbook(reader: RowReader, query: RowQuery, *, about: list[tuple[str
         )
         raise BadQuery([ParamError("_format", "too-many-rows", message)])
     header, rows = await reader.stream(query)
+    counted = count_rows("xlsx", rows)
     return await run_in_threadpool(
-        xlsx_bytes, header, rows, sheet=reader.spec.resource, about=about
+        xlsx_bytes, header, counted, sheet=reader.spec.resource, about=about
     )
 
 
