@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint fix load validate catalog bench fuzz clean
+.PHONY: run test test-postgres lint fix load validate catalog bench fuzz constraints clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,15 @@ fuzz: load
 	$(BIN)/schemathesis run http://127.0.0.1:$(FUZZ_PORT)/openapi.json --checks all \
 		--max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED) --workers 2
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_grammar_properties.py tests/test_fuzz_http.py
+
+# The image's exact versions: what `pip install .` resolves in a fresh venv, frozen.
+CONSTRAINTS_VENV ?= /tmp/opendata-constraints-venv
+constraints:
+	rm -rf $(CONSTRAINTS_VENV) && $(PYTHON) -m venv $(CONSTRAINTS_VENV)
+	$(CONSTRAINTS_VENV)/bin/python -m pip install --quiet .
+	{ sed -n '1,2p' constraints.txt; $(CONSTRAINTS_VENV)/bin/python -m pip freeze \
+		--exclude opendata-api; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+	rm -rf $(CONSTRAINTS_VENV)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -201,6 +201,10 @@ def load(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     datasets: DatasetsOption = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(help="Write the load metrics here, for a Prometheus textfile collector."),
+    ] = None,
 ) -> None:
     """Validate and load every release not loaded yet; exit 1 when any is refused."""
     from api.db.engine import writer_engine
@@ -228,6 +232,10 @@ def load(
         raise typer.Exit(2) from error
     finally:
         engine.dispose()
+    if metrics_file is not None:
+        from api.obs.metrics import write_textfile
+
+        write_textfile(metrics_file)
     out = Console(highlight=False, soft_wrap=True)
     for package, version, rows in summary.loaded:
         out.print(f"loaded   {escape(package)} {escape(version)}  {rows:,} rows")
@@ -252,25 +260,50 @@ def load(
 
 # serve -------------------------------------------------------------------------------------------
 
+WORKER_START_SECONDS = 30
+"""How long uvicorn's supervisor waits for a worker's answer before it kills it as hung: a new
+worker imports the whole service first, which takes longer than uvicorn's 5 s on a busy host."""
+
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: OPENDATA_WORKERS, else 1)."),
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
     http: Annotated[
         HttpParser,
         typer.Option(help="HTTP parser: h11 bounds the request head; httptools is faster."),
     ] = HttpParser.h11,
 ) -> None:
-    """Serve the loaded releases over HTTP with uvicorn."""
+    """Serve the loaded releases over HTTP with uvicorn.
+
+    On SIGTERM the server stops accepting connections at once and gives running requests
+    OPENDATA_GRACEFUL_SHUTDOWN_SECONDS to finish.
+    """
+    import sys
+
     import uvicorn
 
+    from api.obs.metrics import multiprocess_dir
     from api.web.server import server_options
 
-    options = server_options(get_settings(), parser=http)
-    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, reload=reload, **options)
+    settings = get_settings()
+    count = workers if workers is not None else settings.workers
+    options = server_options(settings, parser=http, terminal=sys.stderr.isatty())
+    with multiprocess_dir(count):
+        uvicorn.run(
+            "api.asgi:app",
+            host=host,
+            port=port,
+            workers=count,
+            reload=reload,
+            timeout_worker_healthcheck=WORKER_START_SECONDS,
+            **options,
+        )
 
 
 # diff and release --------------------------------------------------------------------------------

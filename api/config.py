@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -119,6 +119,25 @@ class Settings(BaseSettings):
         default=100,
         ge=1,
         description="Most query parameters in one request; past it, a 400 problem.",
+    )
+    workers: int = Field(
+        default=1, ge=1, description="Worker processes `opendata serve` starts (`--workers`)."
+    )
+    graceful_shutdown_seconds: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "On SIGTERM, how long running requests (an export) may take to finish while new"
+            " connections are refused; past it they are cut."
+        ),
+    )
+
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description=(
+            "Server logs: `json` (one object per line, one per request), `text`, or `auto`:"
+            " text on a terminal, JSON otherwise."
+        ),
     )
 
     @field_validator("base_url")

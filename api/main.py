@@ -13,9 +13,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.config import Settings, get_settings
 from api.db.engine import reader_engine
 from api.db.releases import Catalog
+from api.obs.middleware import Observe
 from api.routes import register_routes
 from api.routes.head import HeadAsGet
-from api.web.access_log import AccessLog
 from api.web.catch_all import CatchAll
 from api.web.cors import ProblemCors
 from api.web.limits import Limits, RequestLimits
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(AccessLog)
+    app.add_middleware(Observe)  # metrics and the access line, errors and refusals included
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
     register_routes(app)

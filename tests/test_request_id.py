@@ -183,7 +183,8 @@ async def test_one_access_line_per_request(
     assert len(lines) == 1
     line = lines[0]
     assert re.fullmatch(
-        rf"GET {re.escape(ROWS)}/no-such-row 404 [0-9.]+ms request_id=log-me", line.getMessage()
+        rf"GET {re.escape(ROWS)}/no-such-row 404 [0-9.]+ms [0-9]+B request_id=log-me",
+        line.getMessage(),
     )
     assert (line.method, line.path, line.status, line.request_id) == (  # type: ignore[attr-defined]
         "GET",

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from api.db.budget import QueryBudget
 from api.errors import DatabaseUnavailable, QueryTimeout
+from api.obs.metrics import QUERY_TIMEOUTS
 
 # Virtual-machine steps between two looks at the clock (a few microseconds of work).
 PROGRESS_STEPS = 1_000
@@ -139,6 +140,7 @@ def time_limited(
             yield connection
         except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
             if _stopped_by_limit(exc):
+                QUERY_TIMEOUTS.inc()
                 raise QueryTimeout(limit.message) from exc
             raise
         finally:
@@ -153,6 +155,7 @@ def time_limited(
         yield connection
     except Exception as exc:
         if _stopped_by_limit(exc):
+            QUERY_TIMEOUTS.inc()
             raise QueryTimeout(limit.message) from exc
         raise
 

@@ -44,6 +44,7 @@ from api.ingest.sqlwrite import (
     store_file,
 )
 from api.ingest.validate import validate_descriptor, validate_release
+from api.obs.metrics import record_load
 from api.semver import parse_semver
 
 
@@ -152,6 +153,7 @@ class ReleaseLoader:
         """Load every release not loaded yet; refuse invalid or conflicting ones."""
         summary = LoadSummary()
         for ref in refs:
+            started = time.perf_counter()
             try:
                 rows = self.load(ref)
             except PackageInvalid as exc:
@@ -163,6 +165,7 @@ class ReleaseLoader:
                     summary.skipped.append((ref.package, ref.version))
                 else:
                     summary.loaded.append((ref.package, ref.version, rows))
+                    record_load(ref.package, rows=rows, seconds=time.perf_counter() - started)
         return summary
 
     def load(self, ref: ReleaseRef) -> int | None:

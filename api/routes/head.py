@@ -23,4 +23,6 @@ class HeadAsGet:
                 return
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        # In place, so that what the router adds to the scope (the route) is seen outside.
+        scope["method"] = "GET"
+        await self.app(scope, receive, send_headers_only)

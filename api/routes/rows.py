@@ -17,6 +17,7 @@ from api.errors import BadQuery, ExportTooLarge, NotAcceptable, NotFound, ParamE
 from api.metadata.citation import plain_citation
 from api.metadata.urls import API_PREFIX, Links
 from api.model import ReleaseInfo
+from api.obs.metrics import ROWS_SERVED, count_batches, count_rows
 from api.query import Plan, RowQuery, parse_key, prepare_page
 from api.render.rows import MEDIA_TYPES, dump_json, iter_ndjson, iter_stored_csv, negotiate
 from api.render.xlsx import xlsx_bytes
@@ -104,6 +105,7 @@ async def read_rows(
     if fmt == "csv" and {k for k, _ in params} <= RAW_FILE_PARAMS and _has_file(release, name):
         resource_id = release.tables[name]
         chunks = await run_in_threadpool(iter_resource_file, engine, resource_id)
+        ROWS_SERVED.labels("csv").inc(spec.row_count)
         return StreamingResponse(chunks, media_type=MEDIA_TYPES["csv"], headers=headers)
     if fmt == "xlsx":
         csv_url = serving.links.rows(spec.package, spec.version, spec.resource, "csv")
@@ -119,14 +121,14 @@ async def read_rows(
             stored.columns,
             stored.fields,
             stored.decoders,
-            stored.batches,
+            count_batches("csv", stored.batches),
             delimiter=query.delimiter,
             bom=query.bom,
             spreadsheet=query.bom,  # the Excel-ready variant: formula-like text neutralised
         )
     else:
         header, rows = await reader.stream(query)
-        body = iter_ndjson(header, rows)
+        body = iter_ndjson(header, count_rows("ndjson", rows))
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
@@ -156,8 +158,9 @@ async def _refuse_large_workbook(
 async def _workbook(reader: RowReader, query: RowQuery, *, about: list[tuple[str, str]]) -> bytes:
     """Every matching row as an Excel workbook."""
     header, rows = await reader.stream(query)
+    counted = count_rows("xlsx", rows)
     return await run_in_threadpool(
-        xlsx_bytes, header, rows, sheet=reader.spec.resource, about=about
+        xlsx_bytes, header, counted, sheet=reader.spec.resource, about=about
     )
 
 
@@ -218,6 +221,7 @@ async def _json_page(
         body["facets_truncated"] = list(page.truncated_facets)
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
+    ROWS_SERVED.labels("json").inc(len(page.rows))
     return Response(dump_json(body), media_type="application/json", headers=headers)
 
 

@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics and request logs, as pure ASGI middleware."""
