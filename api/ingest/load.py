@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from api.ingest.sqlwrite import (
 )
 from api.ingest.validate import validate_descriptor, validate_release
 from api.semver import parse_semver
+from api.timestamps import timestamp_date
 
 
 @dataclass
@@ -85,16 +86,6 @@ def _declared_hash(resource: frictionless.Resource) -> str | None:
     if not value:
         return None
     return str(value).split(":", 1)[-1].lower()
-
-
-def _published(descriptor: dict[str, Any]) -> date | None:
-    created = descriptor.get("created")
-    if not created:
-        return None
-    try:
-        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).date()
-    except ValueError:
-        return None
 
 
 def _changelog_entry(release_dir: Path, version: str) -> str | None:
@@ -252,7 +243,7 @@ class ReleaseLoader:
                     "minor": semver.minor,
                     "patch": semver.patch,
                     "prerelease": semver.prerelease,
-                    "published": _published(descriptor),
+                    "published": timestamp_date(descriptor.get("created")),
                     "loaded_at": now,
                     "content_hash": content_hash,
                     "descriptor": orjson.dumps(self_contained(descriptor, ref.path)).decode(),

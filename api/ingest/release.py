@@ -36,6 +36,7 @@ from api.ingest.discover import DESCRIPTOR_NAME, ReleaseRef, find_releases, late
 from api.ingest.fastpath import FastPathRefused, stored_batches
 from api.ingest.load import file_digest
 from api.ingest.validate import DEFAULT_ENCODING, ValidationOutcome, validate_release
+from api.timestamps import timestamp_date
 
 SEALING_NAME = ".datapackage.sealing.json"
 """The candidate descriptor validated next to the real one before it replaces it."""
@@ -318,12 +319,8 @@ def seal_release(datasets_dir: Path, package: str, *, today: date | None = None)
 
 def _release_date(descriptor: Mapping[str, Any], today: date | None) -> date:
     created = descriptor.get("created")
-    if isinstance(created, str):
-        try:
-            return datetime.fromisoformat(created.replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    return today or datetime.now(UTC).date()
+    published = timestamp_date(created) if isinstance(created, str) else None
+    return published or today or datetime.now(UTC).date()
 
 
 def changelog_entry(version: str, day: date, diff: ReleaseDiff | None) -> str:
