@@ -31,12 +31,12 @@ from api.db.sqltypes import build_table
 from api.errors import PackageInvalid, ReleaseConflict
 from api.fieldtypes import JSON_TYPES
 from api.ingest.catalog import self_contained
+from api.ingest.digest import file_digest
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
 from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
-    CHUNK_BYTES,
     binders_for,
     dangling_keys,
     index_columns,
@@ -68,17 +68,6 @@ def physical_table_name(package: str, version: str, resource: str) -> str:
     digest = hashlib.sha256(f"{package}\0{version}\0{resource}".encode()).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9]+", "_", resource.lower()).strip("_")[:30]
     return f"d_{slug}_{digest}"
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    """Return the size and sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def _declared_hash(resource: frictionless.Resource) -> str | None:

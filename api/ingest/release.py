@@ -32,9 +32,9 @@ from api.diff import (
     release_shape,
     tally,
 )
+from api.ingest.digest import file_digest
 from api.ingest.discover import DESCRIPTOR_NAME, ReleaseRef, find_releases, latest_of
 from api.ingest.fastpath import FastPathRefused, stored_batches
-from api.ingest.load import file_digest
 from api.ingest.validate import DEFAULT_ENCODING, ValidationOutcome, validate_release
 from api.timestamps import timestamp_date
 
