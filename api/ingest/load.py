@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import frictionless
@@ -31,6 +30,7 @@ from api.db.sqltypes import build_table
 from api.errors import PackageInvalid, ReleaseConflict
 from api.fieldtypes import JSON_TYPES
 from api.ingest.catalog import self_contained
+from api.ingest.changelog import entry_summary
 from api.ingest.digest import file_digest
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
@@ -75,23 +75,6 @@ def _declared_hash(resource: frictionless.Resource) -> str | None:
     if not value:
         return None
     return str(value).split(":", 1)[-1].lower()
-
-
-def _changelog_entry(release_dir: Path, version: str) -> str | None:
-    changelog = release_dir.parent / "CHANGELOG.md"
-    if not changelog.is_file():
-        return None
-    lines = changelog.read_text(encoding="utf-8").splitlines()
-    heading = re.compile(rf"^#+\s*\[?{re.escape(version)}\]?(\s|$)")
-    for index, line in enumerate(lines):
-        if heading.match(line):
-            for following in lines[index + 1 :]:
-                text = following.strip().lstrip("-* ").strip()
-                if following.startswith("#"):
-                    return None
-                if text:
-                    return text
-    return None
 
 
 @contextmanager
@@ -236,7 +219,7 @@ class ReleaseLoader:
                     "loaded_at": now,
                     "content_hash": content_hash,
                     "descriptor": orjson.dumps(self_contained(descriptor, ref.path)).decode(),
-                    "changelog": _changelog_entry(ref.path, ref.version),
+                    "changelog": entry_summary(ref.path.parent, ref.version),
                 },
             ).scalar_one()
             tables: dict[str, sa.Table] = {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from api.diff import (
     release_shape,
     tally,
 )
+from api.ingest.changelog import add_entry, changelog_entry
 from api.ingest.digest import file_digest
 from api.ingest.discover import DESCRIPTOR_NAME, ReleaseRef, find_releases, latest_of
 from api.ingest.fastpath import FastPathRefused, stored_batches
@@ -40,7 +40,6 @@ from api.timestamps import timestamp_date
 
 SEALING_NAME = ".datapackage.sealing.json"
 """The candidate descriptor validated next to the real one before it replaces it."""
-CHANGELOG_NAME = "CHANGELOG.md"
 ROWS_PER_BATCH = 20_000  # rows read at a time when a release folder is diffed
 
 
@@ -323,12 +322,6 @@ def _release_date(descriptor: Mapping[str, Any], today: date | None) -> date:
     return published or today or datetime.now(UTC).date()
 
 
-def changelog_entry(version: str, day: date, diff: ReleaseDiff | None) -> str:
-    """A changelog entry: a `## <version> — <date>` heading and a one-line summary."""
-    summary = diff.summary_line() if diff is not None else "First release."
-    return f"## {version} — {day.isoformat()}\n\n{summary}\n"
-
-
 def _add_changelog_entry(
     release: ReleaseRef,
     descriptor: Mapping[str, Any],
@@ -336,18 +329,6 @@ def _add_changelog_entry(
     *,
     today: date | None,
 ) -> Path | None:
-    path = release.path.parent / CHANGELOG_NAME
-    text = (
-        path.read_text(encoding="utf-8") if path.is_file() else f"# Changelog: {release.package}\n"
-    )
-    heading = re.compile(rf"^#+\s*\[?{re.escape(release.version)}\]?(\s|$)", re.MULTILINE)
-    if heading.search(text):
-        return None
-    entry = changelog_entry(release.version, _release_date(descriptor, today), diff)
-    first = re.search(r"^## ", text, re.MULTILINE)
-    if first is None:
-        text = text.rstrip("\n") + "\n\n" + entry
-    else:
-        text = text[: first.start()] + entry + "\n" + text[first.start() :]
-    path.write_text(text, encoding="utf-8")
-    return path
+    summary = diff.summary_line() if diff is not None else "First release."
+    entry = changelog_entry(release.version, _release_date(descriptor, today), summary)
+    return add_entry(release.path.parent, release.package, release.version, entry)
