@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import frictionless
@@ -32,6 +32,7 @@ from api.diff import (
     tally,
 )
 from api.ingest.changelog import add_entry, changelog_entry
+from api.ingest.descriptors import is_local_reference, local_path, read_json, resources_of
 from api.ingest.digest import file_digest
 from api.ingest.discover import DESCRIPTOR_NAME, ReleaseRef, find_releases, latest_of
 from api.ingest.fastpath import FastPathRefused, stored_batches
@@ -85,7 +86,7 @@ def resolve_release(refs: Sequence[ReleaseRef], version: str) -> ReleaseRef:
 
 def _read_descriptor(path: Path) -> dict[str, Any]:
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = read_json(path)
     except (OSError, ValueError) as exc:
         raise ReleaseRefused(f"cannot read {path}: {exc}") from exc
     if not isinstance(found, dict):
@@ -98,18 +99,6 @@ def _write_descriptor(path: Path, descriptor: Mapping[str, Any]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _local_path(resource: Mapping[str, Any]) -> str | None:
-    path = resource.get("path")
-    if not isinstance(path, str) or "://" in path:
-        return None
-    pure = PurePosixPath(path)
-    return None if pure.is_absolute() or ".." in pure.parts else path
-
-
-def _resources(descriptor: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in descriptor.get("resources") or () if isinstance(r, dict)]
-
-
 # Reading a release folder for a diff -----------------------------------------------------------
 
 
@@ -117,9 +106,9 @@ def folder_shape(descriptor_path: Path) -> ReleaseShape:
     """The shape of a release folder's descriptor, schemas given by path read from the folder."""
     descriptor = _read_descriptor(descriptor_path)
     schemas = {}
-    for resource in _resources(descriptor):
+    for resource in resources_of(descriptor):
         schema = resource.get("schema")
-        if isinstance(schema, str) and _local_path({"path": schema}):
+        if isinstance(schema, str) and schema and is_local_reference(schema):
             schemas[str(resource.get("name"))] = _read_descriptor(descriptor_path.parent / schema)
     return release_shape(descriptor, schemas)
 
@@ -197,8 +186,8 @@ def is_sealed(descriptor: Mapping[str, Any]) -> bool:
     """Whether every local file of a descriptor has its `bytes` and `hash`."""
     return all(
         "bytes" in resource and "hash" in resource
-        for resource in _resources(descriptor)
-        if _local_path(resource)
+        for resource in resources_of(descriptor)
+        if local_path(resource)
     )
 
 
@@ -226,10 +215,10 @@ def scaffold_release(
     descriptor["version"] = version
     descriptor["created"] = _timestamp(now or datetime.now(UTC))
     files = []
-    for resource in _resources(descriptor):
+    for resource in resources_of(descriptor):
         resource.pop("bytes", None)
         resource.pop("hash", None)
-        path = _local_path(resource)
+        path = local_path(resource)
         if path:
             files.append(path)
     _write_descriptor(target / DESCRIPTOR_NAME, descriptor)
@@ -257,8 +246,8 @@ def _with_integrity(
 ) -> tuple[dict[str, Any], list[str], bool]:
     sealed = json.loads(json.dumps(descriptor))
     refreshed, resealed = [], False
-    for resource in _resources(sealed):
-        path = _local_path(resource)
+    for resource in resources_of(sealed):
+        path = local_path(resource)
         if path is None or not (folder / path).is_file():
             continue
         size, digest = file_digest(folder / path)
