@@ -167,19 +167,3 @@ def render_catalog(catalog: Mapping[str, Any]) -> str:
 def catalog_path(root: Path) -> Path:
     """Where the root descriptor lives."""
     return root / DESCRIPTOR_NAME
-
-
-def write_catalog(datasets_dir: Path, root: Path) -> Path:
-    """Build the root descriptor and write it to `<root>/datapackage.json`."""
-    path = catalog_path(root)
-    path.write_text(render_catalog(build_catalog(datasets_dir, root)), encoding="utf-8")
-    return path
-
-
-def check_catalog(datasets_dir: Path, root: Path) -> bool:
-    """Whether `<root>/datapackage.json` exists and is exactly what `write_catalog` would write."""
-    path = catalog_path(root)
-    if not path.is_file():
-        return False
-    expected = render_catalog(build_catalog(datasets_dir, root))
-    return path.read_text(encoding="utf-8") == expected
