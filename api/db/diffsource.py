@@ -33,7 +33,13 @@ from api.diff import (
 )
 from api.errors import BadQuery, ParamError
 from api.model import TableSpec
-from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor, encode_cursor
+from api.query.cursor import (
+    CURSOR_PARAM,
+    SortKey,
+    decode_cursor,
+    encode_cursor,
+    keyset_predicate,
+)
 
 STREAM_BATCH = 2_000
 Row = dict[str, Any]
@@ -66,14 +72,9 @@ def _after_key(spec: TableSpec, dialect: str, after: Sequence[Any]) -> sa.Column
         sa.bindparam(f"after_{i}", value, type_=_bind_type(column), unique=True)
         for i, (column, value) in enumerate(zip(columns, after, strict=True))
     ]
-    alternatives = [
-        sa.and_(
-            *(columns[j] == bound[j] for j in range(position)),
-            ordered[position] > bound[position],
-        )
-        for position in range(len(columns))
-    ]
-    return sa.or_(*alternatives)
+    return keyset_predicate(
+        len(columns), lambda j: columns[j] == bound[j], lambda p: ordered[p] > bound[p]
+    )
 
 
 def ordered_select(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -15,6 +14,7 @@ from sqlmodel import Session, select
 from api.db.registry import FieldDef, Release, Resource, table_of
 from api.db.sqltypes import build_table
 from api.errors import NotFound, quoted
+from api.lru import LockedLRU
 from api.model import FieldSpec, ReleaseInfo, ResourceInfo, TableSpec
 
 T = TypeVar("T")
@@ -31,29 +31,34 @@ class LoadedRelease:
     content_hash: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Snapshot:
-    """All loaded releases at one moment, grouped by package, oldest release first."""
+    """All loaded releases at one moment, grouped by package, oldest release first.
+
+    Frozen: what it holds never changes. It remembers what is derived from it alone (table
+    specs, whole documents), and only through its own methods.
+    """
 
     packages: dict[str, list[LoadedRelease]]
     marker: tuple[int, int]
-    _specs: dict[int, TableSpec] = field(default_factory=dict)
-    _derived: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _specs: dict[int, TableSpec] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _derived: LockedLRU[Hashable, Any] = field(
+        default_factory=lambda: LockedLRU(DERIVED_SIZE), init=False, repr=False, compare=False
+    )
 
     def derived(self, key: Hashable, build: Callable[[], T]) -> T:
         """What `build` derives from this snapshot alone, built once per key (the last
         DERIVED_SIZE kept): whole catalogs are rebuilt only when a release is loaded."""
-        with self._lock:
-            if key in self._derived:
-                self._derived.move_to_end(key)
-                return cast(T, self._derived[key])
-        value = build()
-        with self._lock:
-            self._derived[key] = value
-            while len(self._derived) > DERIVED_SIZE:
-                self._derived.popitem(last=False)
-        return value
+        return cast(T, self._derived.get_or_build(key, build))
+
+    def table_spec(self, resource_id: int, build: Callable[[], TableSpec]) -> TableSpec:
+        """The spec of a resource of this snapshot, built by `build` the first time."""
+        spec = self._specs.get(resource_id)
+        if spec is None:
+            spec = self._specs[resource_id] = build()
+        return spec
 
     def releases(self, package: str) -> list[LoadedRelease]:
         """Every release of a package, oldest first; NotFound when there is none."""
@@ -223,10 +228,9 @@ class Catalog:
                 f"release {package} {release.info.version} has no resource {quoted(resource)}"
                 f" (resources: {names})"
             )
-        resource_id = release.tables[resource]
-        spec = snapshot._specs.get(resource_id)
-        if spec is None:
+
+        def build() -> TableSpec:
             with self.engine.connect() as connection:
-                spec = _table_spec(connection, release, resource)
-            snapshot._specs[resource_id] = spec
-        return spec
+                return _table_spec(connection, release, resource)
+
+        return snapshot.table_spec(release.tables[resource], build)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +16,7 @@ from api.db.budget import QueryBudget
 from api.db.engine import time_limited
 from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
 from api.errors import QueryTimeout
+from api.lru import LockedLRU
 from api.model import FieldSpec, TableSpec
 from api.query.build import (
     Plan,
@@ -62,30 +61,8 @@ class Page:
     truncated_facets: tuple[str, ...] = ()
 
 
-class _Cache:
-    """A small LRU of results that never change (releases are immutable)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[Any, ...], value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-RESULTS = _Cache(COUNT_CACHE_SIZE)
+RESULTS: LockedLRU[tuple[Any, ...], Any] = LockedLRU(COUNT_CACHE_SIZE)
+"""Counts and facets, which never change (releases are immutable)."""
 
 
 _DATABASES: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()

@@ -17,6 +17,7 @@ from typing import Any
 from api.errors import PackageInvalid
 from api.metadata.datapackage import catalog_resource_name
 
+from .descriptors import is_url, read_json
 from .discover import DESCRIPTOR_NAME, ReleaseRef, latest_releases
 from .validate import DEFAULT_ENCODING, validate_descriptor
 
@@ -32,14 +33,10 @@ V2_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 Descriptor = dict[str, Any]
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _inline(value: Any, release: Path) -> Any:
     """Load a schema or dialect given as a local path; leave anything else as it is."""
-    if isinstance(value, str) and "://" not in value:
-        return _read_json(release / value)
+    if isinstance(value, str) and not is_url(value):
+        return read_json(release / value)
     return value
 
 
@@ -63,7 +60,7 @@ def self_contained(descriptor: Descriptor, release: Path) -> Descriptor:
 def _rebase(path: Any, prefix: PurePosixPath) -> Any:
     if isinstance(path, list):
         return [_rebase(item, prefix) for item in path]
-    if isinstance(path, str) and "://" not in path:
+    if isinstance(path, str) and not is_url(path):
         return str(prefix / path)
     return path
 
@@ -142,7 +139,7 @@ def build_catalog(datasets_dir: Path, root: Path) -> Descriptor:
                 f"{ref.package} {ref.version} has an invalid descriptor",
                 details={"report": outcome.report},
             )
-        package = _read_json(ref.path / DESCRIPTOR_NAME)
+        package = read_json(ref.path / DESCRIPTOR_NAME)
         is_v2 = is_v2 or "datapackage.org/profiles/2." in str(package.get("$schema", ""))
         licenses.extend(package.get("licenses", []))
         prefix = _release_prefix(ref, root)
@@ -170,19 +167,3 @@ def render_catalog(catalog: Mapping[str, Any]) -> str:
 def catalog_path(root: Path) -> Path:
     """Where the root descriptor lives."""
     return root / DESCRIPTOR_NAME
-
-
-def write_catalog(datasets_dir: Path, root: Path) -> Path:
-    """Build the root descriptor and write it to `<root>/datapackage.json`."""
-    path = catalog_path(root)
-    path.write_text(render_catalog(build_catalog(datasets_dir, root)), encoding="utf-8")
-    return path
-
-
-def check_catalog(datasets_dir: Path, root: Path) -> bool:
-    """Whether `<root>/datapackage.json` exists and is exactly what `write_catalog` would write."""
-    path = catalog_path(root)
-    if not path.is_file():
-        return False
-    expected = render_catalog(build_catalog(datasets_dir, root))
-    return path.read_text(encoding="utf-8") == expected

@@ -16,14 +16,6 @@ def is_semver(text: str) -> bool:
     return parse_semver(text) is not None
 
 
-def semver_key(text: str) -> SemVer:
-    """Sort key for version strings; raises ValueError for a string that is not SemVer."""
-    parsed = parse_semver(text)
-    if parsed is None:
-        raise ValueError(f"{text!r} is not a SemVer version")
-    return parsed
-
-
 @dataclass(frozen=True)
 class ReleaseRef:
     """One release folder: `<datasets>/<package>/<version>/`."""

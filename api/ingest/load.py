@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +18,19 @@ import orjson
 import sqlalchemy as sa
 from rich.console import Console
 
-from api.db.registry import (
-    FieldDef,
-    Package,
-    Release,
-    Resource,
-    ValidationRecord,
-    create_registry,
-    table_of,
-)
+from api.db.publish import published_hash, record_release, record_report, record_resource
+from api.db.registry import create_registry
 from api.db.sqltypes import build_table
 from api.errors import PackageInvalid, ReleaseConflict
 from api.fieldtypes import JSON_TYPES
 from api.ingest.catalog import self_contained
+from api.ingest.changelog import entry_summary
+from api.ingest.digest import file_digest
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
 from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
-    CHUNK_BYTES,
     binders_for,
     dangling_keys,
     index_columns,
@@ -46,6 +40,7 @@ from api.ingest.sqlwrite import (
 from api.ingest.validate import validate_descriptor, validate_release
 from api.obs.metrics import record_load
 from api.semver import parse_semver
+from api.timestamps import timestamp_date
 
 
 @dataclass
@@ -70,49 +65,11 @@ def physical_table_name(package: str, version: str, resource: str) -> str:
     return f"d_{slug}_{digest}"
 
 
-def file_digest(path: Path) -> tuple[int, str]:
-    """Return the size and sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
 def _declared_hash(resource: frictionless.Resource) -> str | None:
     value = resource.hash
     if not value:
         return None
     return str(value).split(":", 1)[-1].lower()
-
-
-def _published(descriptor: dict[str, Any]) -> date | None:
-    created = descriptor.get("created")
-    if not created:
-        return None
-    try:
-        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).date()
-    except ValueError:
-        return None
-
-
-def _changelog_entry(release_dir: Path, version: str) -> str | None:
-    changelog = release_dir.parent / "CHANGELOG.md"
-    if not changelog.is_file():
-        return None
-    lines = changelog.read_text(encoding="utf-8").splitlines()
-    heading = re.compile(rf"^#+\s*\[?{re.escape(version)}\]?(\s|$)")
-    for index, line in enumerate(lines):
-        if heading.match(line):
-            for following in lines[index + 1 :]:
-                text = following.strip().lstrip("-* ").strip()
-                if following.startswith("#"):
-                    return None
-                if text:
-                    return text
-    return None
 
 
 @contextmanager
@@ -129,6 +86,85 @@ def _cycle_collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+RESOURCE_FACTS = ("name", "bytes", "hash", "title", "description")
+"""The resource's own properties kept in the registry next to its table."""
+
+
+def _refuse_paths_outside(ref: ReleaseRef, descriptor: dict[str, Any]) -> None:
+    """Checked again where the files are opened: a symlink swapped in since validation."""
+    outside = [
+        str(error.note)
+        for resource in descriptor.get("resources", [])
+        for error in resource_path_errors(resource, ref.path, f"resource {resource.get('name')!r}")
+    ]
+    if outside:
+        raise FastPathRefused("; ".join(outside))
+
+
+def _create_table(
+    connection: sa.Connection,
+    table_name: str,
+    schema: frictionless.Schema,
+    fields: list[dict[str, Any]],
+) -> sa.Table:
+    """Create a resource's data table, with a unique index for each `unique` field."""
+    table = build_table(sa.MetaData(), table_name, fields, schema.primary_key, ddl=True)
+    for fld in schema.fields:
+        if fld.constraints.get("unique") and [fld.name] != schema.primary_key:
+            sa.Index(f"ux_{table_name}_{fld.name}"[:63], table.c[fld.name], unique=True)
+    table.create(connection)
+    return table
+
+
+def _index_and_analyze(
+    connection: sa.Connection, table: sa.Table, schema: frictionless.Schema
+) -> None:
+    """Build the filter and sort indexes once the rows are in, then gather planner statistics."""
+    for index, column in enumerate(index_columns(schema)):
+        sa.Index(f"ix_{table.name}_{index}", table.c[column]).create(connection)
+    # Statistics for the planner: without them SQLite picks the index of an equality filter
+    # over that of a range plus sort, and a filtered page is 5x slower (bench/RESULTS.md).
+    connection.exec_driver_sql(
+        f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}"
+    )
+
+
+def _store_checked_file(
+    connection: sa.Connection, resource_id: int, resource: frictionless.Resource, path: Path
+) -> tuple[int, str]:
+    """Store the published file; refuse it when it is not the declared bytes and hash."""
+    size, digest = store_file(connection, resource_id, path)
+    declared = _declared_hash(resource)
+    if (declared and declared != digest) or (resource.bytes and resource.bytes != size):
+        raise FastPathRefused(f"{resource.path} does not match its declared bytes or hash")
+    return size, digest
+
+
+def _refuse_dangling_keys(
+    connection: sa.Connection, package: frictionless.Package, tables: dict[str, sa.Table]
+) -> None:
+    """Refuse the release when a foreign key points at no row."""
+    problems = [
+        p for r in package.resources for p in dangling_keys(connection, tables, r.name, r.schema)
+    ]
+    if problems:
+        raise FastPathRefused("; ".join(problems))
+
+
+def _report_task(resource: frictionless.Resource, stats: dict[str, Any]) -> frictionless.ReportTask:
+    """The report task of a resource loaded without an error, as frictionless writes one."""
+    return frictionless.ReportTask(
+        name=resource.name,
+        type="table",
+        valid=True,
+        warnings=[],
+        errors=[],
+        place=str(resource.path or ""),
+        labels=resource.schema.field_names,
+        stats=stats,  # type: ignore[arg-type]
+    )
 
 
 class ReleaseLoader:
@@ -174,11 +210,7 @@ class ReleaseLoader:
         descriptor_bytes = descriptor_path.read_bytes()
         content_hash = hashlib.sha256(descriptor_bytes).hexdigest()
         with self.engine.connect() as connection:
-            existing = connection.execute(
-                sa.select(Release.content_hash).where(  # type: ignore[call-overload]
-                    Release.package == ref.package, Release.version == ref.version
-                )
-            ).scalar_one_or_none()
+            existing = published_hash(connection, ref.package, ref.version)
         if existing is not None:
             if existing != content_hash:
                 raise ReleaseConflict(
@@ -218,16 +250,7 @@ class ReleaseLoader:
     def _load_rows(self, ref: ReleaseRef, descriptor_bytes: bytes, content_hash: str) -> int:
         started = time.perf_counter()
         descriptor = orjson.loads(descriptor_bytes)
-        # Checked again where the files are opened: a symlink swapped in since validation.
-        outside = [
-            str(error.note)
-            for resource in descriptor.get("resources", [])
-            for error in resource_path_errors(
-                resource, ref.path, f"resource {resource.get('name')!r}"
-            )
-        ]
-        if outside:
-            raise FastPathRefused("; ".join(outside))
+        _refuse_paths_outside(ref, descriptor)
         package = frictionless.Package(str(ref.path / "datapackage.json"))
         semver = parse_semver(ref.version)
         if semver is None:
@@ -235,33 +258,16 @@ class ReleaseLoader:
         tasks: list[frictionless.ReportTask] = []
         total_rows = 0
         with self.engine.begin() as connection:
-            now = datetime.now(UTC)
-            if (
-                connection.execute(
-                    sa.select(Package.name).where(Package.name == ref.package)  # type: ignore[call-overload]
-                ).first()
-                is None
-            ):
-                connection.execute(
-                    sa.insert(table_of(Package)),
-                    {"name": ref.package, "first_loaded_at": now},
-                )
-            release_id = connection.execute(
-                sa.insert(table_of(Release)).returning(table_of(Release).c.id),
-                {
-                    "package": ref.package,
-                    "version": ref.version,
-                    "major": semver.major,
-                    "minor": semver.minor,
-                    "patch": semver.patch,
-                    "prerelease": semver.prerelease,
-                    "published": _published(descriptor),
-                    "loaded_at": now,
-                    "content_hash": content_hash,
-                    "descriptor": orjson.dumps(self_contained(descriptor, ref.path)).decode(),
-                    "changelog": _changelog_entry(ref.path, ref.version),
-                },
-            ).scalar_one()
+            release_id = record_release(
+                connection,
+                package=ref.package,
+                semver=semver,
+                published=timestamp_date(descriptor.get("created")),
+                loaded_at=datetime.now(UTC),
+                content_hash=content_hash,
+                descriptor=self_contained(descriptor, ref.path),
+                changelog=entry_summary(ref.path.parent, ref.version),
+            )
             tables: dict[str, sa.Table] = {}
             for position, resource in enumerate(package.resources):
                 rows, task = self._load_resource(
@@ -269,24 +275,11 @@ class ReleaseLoader:
                 )
                 total_rows += rows
                 tasks.append(task)
-            problems = [
-                p
-                for r in package.resources
-                for p in dangling_keys(connection, tables, r.name, r.schema)
-            ]
-            if problems:
-                raise FastPathRefused("; ".join(problems))
+            _refuse_dangling_keys(connection, package, tables)
             report = frictionless.Report.from_validation(
                 time=round(time.perf_counter() - started, 3), tasks=tasks
             )
-            connection.execute(
-                sa.insert(table_of(ValidationRecord)),
-                {
-                    "release_id": release_id,
-                    "valid": True,
-                    "report": orjson.dumps(report.to_dict()).decode(),
-                },
-            )
+            record_report(connection, release_id, report.to_dict())
         return total_rows
 
     def _load_resource(
@@ -302,18 +295,48 @@ class ReleaseLoader:
         schema = resource.schema
         fields = [f.to_descriptor() for f in schema.fields]
         table_name = physical_table_name(ref.package, ref.version, resource.name)
-        table = build_table(sa.MetaData(), table_name, fields, schema.primary_key, ddl=True)
-        for fld in schema.fields:
-            if fld.constraints.get("unique") and [fld.name] != schema.primary_key:
-                sa.Index(f"ux_{table_name}_{fld.name}"[:63], table.c[fld.name], unique=True)
-        table.create(connection)
-        tables[resource.name] = table
-        json_columns = {i for i, f in enumerate(schema.fields) if f.type in JSON_TYPES}
-        binders = binders_for(connection, table, json_columns)
+        table = tables[resource.name] = _create_table(connection, table_name, schema, fields)
         path = ref.path / resource.path if resource.path else None
+        label = f"{ref.package} {ref.version} {resource.name}"
+        rows = self._insert_all(connection, table, resource, path, label)
+        _index_and_analyze(connection, table, schema)
+        resource_id = record_resource(
+            connection,
+            release_id=release_id,
+            position=position,
+            table_name=table_name,
+            row_count=rows,
+            facts={key: getattr(resource, key) for key in RESOURCE_FACTS},
+            primary_key=schema.primary_key,
+            fields=fields,
+        )
+        stored = (
+            None if path is None else _store_checked_file(connection, resource_id, resource, path)
+        )
+        stats: dict[str, Any] = {
+            "errors": 0,
+            "warnings": 0,
+            "fields": len(fields),
+            "rows": rows,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        if stored is not None:
+            stats.update(bytes=stored[0], sha256=stored[1])
+        return rows, _report_task(resource, stats)
+
+    def _insert_all(
+        self,
+        connection: sa.Connection,
+        table: sa.Table,
+        resource: frictionless.Resource,
+        path: Path | None,
+        label: str,
+    ) -> int:
+        """Insert every row of the resource in batches, with progress; return the row count."""
+        json_columns = {i for i, f in enumerate(resource.schema.fields) if f.type in JSON_TYPES}
+        binders = binders_for(connection, table, json_columns)
         batches = stored_batches(resource, path, batch_size=self.batch_size, binders=binders)
         rows = 0
-        label = f"{ref.package} {ref.version} {resource.name}"
         with _cycle_collector_paused(), self._progress(label) as advance:
             integrity_error = connection.dialect.loaded_dbapi.IntegrityError
             for batch in batches:
@@ -323,68 +346,7 @@ class ReleaseLoader:
                     raise FastPathRefused(f"{resource.name}: {exc}") from exc
                 rows += len(batch)
                 advance(len(batch))
-        for index, column in enumerate(index_columns(schema)):
-            sa.Index(f"ix_{table_name}_{index}", table.c[column]).create(connection)
-        # Statistics for the planner: without them SQLite picks the index of an equality filter
-        # over that of a range plus sort, and a filtered page is 5x slower (bench/RESULTS.md).
-        connection.exec_driver_sql(
-            f"ANALYZE {connection.dialect.identifier_preparer.quote(table_name)}"
-        )
-        resource_id = connection.execute(
-            sa.insert(table_of(Resource)).returning(table_of(Resource).c.id),
-            {
-                "release_id": release_id,
-                "name": resource.name,
-                "position": position,
-                "table_name": table_name,
-                "row_count": rows,
-                "bytes": resource.bytes,
-                "hash": resource.hash,
-                "title": resource.title,
-                "description": resource.description,
-                "primary_key": orjson.dumps(schema.primary_key).decode(),
-            },
-        ).scalar_one()
-        connection.execute(
-            sa.insert(table_of(FieldDef)),
-            [
-                {
-                    "resource_id": resource_id,
-                    "position": i,
-                    "name": f["name"],
-                    "type": f.get("type", "any"),
-                    "format": f.get("format"),
-                    "descriptor": orjson.dumps(f).decode(),
-                }
-                for i, f in enumerate(fields)
-            ],
-        )
-        size, digest = (0, "")
-        if path is not None:
-            size, digest = store_file(connection, resource_id, path)
-            declared = _declared_hash(resource)
-            if (declared and declared != digest) or (resource.bytes and resource.bytes != size):
-                raise FastPathRefused(f"{resource.path} does not match its declared bytes or hash")
-        stats: dict[str, Any] = {
-            "errors": 0,
-            "warnings": 0,
-            "fields": len(fields),
-            "rows": rows,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        if path is not None:
-            stats.update(bytes=size, sha256=digest)
-        task = frictionless.ReportTask(
-            name=resource.name,
-            type="table",
-            valid=True,
-            warnings=[],
-            errors=[],
-            place=str(resource.path or ""),
-            labels=schema.field_names,
-            stats=stats,  # type: ignore[arg-type]
-        )
-        return rows, task
+        return rows
 
     def _progress(self, label: str) -> RowProgress:
         return RowProgress(label, disabled=self.quiet, console=self.console)

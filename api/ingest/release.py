@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import frictionless
@@ -32,14 +31,16 @@ from api.diff import (
     release_shape,
     tally,
 )
+from api.ingest.changelog import add_entry, changelog_entry
+from api.ingest.descriptors import is_local_reference, local_path, read_json, resources_of
+from api.ingest.digest import file_digest
 from api.ingest.discover import DESCRIPTOR_NAME, ReleaseRef, find_releases, latest_of
 from api.ingest.fastpath import FastPathRefused, stored_batches
-from api.ingest.load import file_digest
 from api.ingest.validate import DEFAULT_ENCODING, ValidationOutcome, validate_release
+from api.timestamps import timestamp_date
 
 SEALING_NAME = ".datapackage.sealing.json"
 """The candidate descriptor validated next to the real one before it replaces it."""
-CHANGELOG_NAME = "CHANGELOG.md"
 ROWS_PER_BATCH = 20_000  # rows read at a time when a release folder is diffed
 
 
@@ -85,7 +86,7 @@ def resolve_release(refs: Sequence[ReleaseRef], version: str) -> ReleaseRef:
 
 def _read_descriptor(path: Path) -> dict[str, Any]:
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = read_json(path)
     except (OSError, ValueError) as exc:
         raise ReleaseRefused(f"cannot read {path}: {exc}") from exc
     if not isinstance(found, dict):
@@ -98,18 +99,6 @@ def _write_descriptor(path: Path, descriptor: Mapping[str, Any]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _local_path(resource: Mapping[str, Any]) -> str | None:
-    path = resource.get("path")
-    if not isinstance(path, str) or "://" in path:
-        return None
-    pure = PurePosixPath(path)
-    return None if pure.is_absolute() or ".." in pure.parts else path
-
-
-def _resources(descriptor: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in descriptor.get("resources") or () if isinstance(r, dict)]
-
-
 # Reading a release folder for a diff -----------------------------------------------------------
 
 
@@ -117,9 +106,9 @@ def folder_shape(descriptor_path: Path) -> ReleaseShape:
     """The shape of a release folder's descriptor, schemas given by path read from the folder."""
     descriptor = _read_descriptor(descriptor_path)
     schemas = {}
-    for resource in _resources(descriptor):
+    for resource in resources_of(descriptor):
         schema = resource.get("schema")
-        if isinstance(schema, str) and _local_path({"path": schema}):
+        if isinstance(schema, str) and schema and is_local_reference(schema):
             schemas[str(resource.get("name"))] = _read_descriptor(descriptor_path.parent / schema)
     return release_shape(descriptor, schemas)
 
@@ -197,8 +186,8 @@ def is_sealed(descriptor: Mapping[str, Any]) -> bool:
     """Whether every local file of a descriptor has its `bytes` and `hash`."""
     return all(
         "bytes" in resource and "hash" in resource
-        for resource in _resources(descriptor)
-        if _local_path(resource)
+        for resource in resources_of(descriptor)
+        if local_path(resource)
     )
 
 
@@ -226,10 +215,10 @@ def scaffold_release(
     descriptor["version"] = version
     descriptor["created"] = _timestamp(now or datetime.now(UTC))
     files = []
-    for resource in _resources(descriptor):
+    for resource in resources_of(descriptor):
         resource.pop("bytes", None)
         resource.pop("hash", None)
-        path = _local_path(resource)
+        path = local_path(resource)
         if path:
             files.append(path)
     _write_descriptor(target / DESCRIPTOR_NAME, descriptor)
@@ -257,8 +246,8 @@ def _with_integrity(
 ) -> tuple[dict[str, Any], list[str], bool]:
     sealed = json.loads(json.dumps(descriptor))
     refreshed, resealed = [], False
-    for resource in _resources(sealed):
-        path = _local_path(resource)
+    for resource in resources_of(sealed):
+        path = local_path(resource)
         if path is None or not (folder / path).is_file():
             continue
         size, digest = file_digest(folder / path)
@@ -318,18 +307,8 @@ def seal_release(datasets_dir: Path, package: str, *, today: date | None = None)
 
 def _release_date(descriptor: Mapping[str, Any], today: date | None) -> date:
     created = descriptor.get("created")
-    if isinstance(created, str):
-        try:
-            return datetime.fromisoformat(created.replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    return today or datetime.now(UTC).date()
-
-
-def changelog_entry(version: str, day: date, diff: ReleaseDiff | None) -> str:
-    """A changelog entry: a `## <version> — <date>` heading and a one-line summary."""
-    summary = diff.summary_line() if diff is not None else "First release."
-    return f"## {version} — {day.isoformat()}\n\n{summary}\n"
+    published = timestamp_date(created) if isinstance(created, str) else None
+    return published or today or datetime.now(UTC).date()
 
 
 def _add_changelog_entry(
@@ -339,18 +318,6 @@ def _add_changelog_entry(
     *,
     today: date | None,
 ) -> Path | None:
-    path = release.path.parent / CHANGELOG_NAME
-    text = (
-        path.read_text(encoding="utf-8") if path.is_file() else f"# Changelog: {release.package}\n"
-    )
-    heading = re.compile(rf"^#+\s*\[?{re.escape(release.version)}\]?(\s|$)", re.MULTILINE)
-    if heading.search(text):
-        return None
-    entry = changelog_entry(release.version, _release_date(descriptor, today), diff)
-    first = re.search(r"^## ", text, re.MULTILINE)
-    if first is None:
-        text = text.rstrip("\n") + "\n\n" + entry
-    else:
-        text = text[: first.start()] + entry + "\n" + text[first.start() :]
-    path.write_text(text, encoding="utf-8")
-    return path
+    summary = diff.summary_line() if diff is not None else "First release."
+    entry = changelog_entry(release.version, _release_date(descriptor, today), summary)
+    return add_entry(release.path.parent, release.package, release.version, entry)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,7 @@ import orjson
 import sqlalchemy as sa
 
 from api.db.registry import ResourceChunk, table_of
-
-CHUNK_BYTES = 1 << 20
+from api.ingest.digest import file_digest
 
 
 def _json_text(value: Any) -> Any:
@@ -48,20 +46,15 @@ def insert_rows(connection: sa.Connection, table: sa.Table, batch: list[tuple[An
 
 
 def store_file(connection: sa.Connection, resource_id: int, path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        for seq in range(1 << 40):
-            chunk = handle.read(CHUNK_BYTES)
-            if not chunk:
-                break
-            digest.update(chunk)
-            size += len(chunk)
-            connection.execute(
-                sa.insert(table_of(ResourceChunk)),
-                {"resource_id": resource_id, "seq": seq, "data": chunk},
-            )
-    return size, digest.hexdigest()
+    """Store a resource's file in chunks; return its size and sha256 hex digest."""
+
+    def insert(seq: int, chunk: bytes) -> None:
+        connection.execute(
+            sa.insert(table_of(ResourceChunk)),
+            {"resource_id": resource_id, "seq": seq, "data": chunk},
+        )
+
+    return file_digest(path, insert)
 
 
 def index_columns(schema: frictionless.Schema) -> list[str]:

@@ -7,7 +7,6 @@ from a frictionless `Error` subclass so that it has the same keys as every other
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ import attrs
 from frictionless import Check, Checklist, Error, FrictionlessException, Package, Report, errors
 from frictionless.table.row import Row
 
+from .descriptors import local_path, read_json_or_none, resources_of
 from .discover import DESCRIPTOR_NAME, is_semver
 from .paths import ResourcePathError, descriptor_path_error, path_problem, resource_path_errors
 
@@ -180,30 +180,13 @@ def descriptor_path_of(path: Path) -> Path:
     return path if path.name == DESCRIPTOR_NAME or path.is_file() else path / DESCRIPTOR_NAME
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _is_local_relative(value: str) -> bool:
-    pure = PurePosixPath(value)
-    return not pure.is_absolute() and ".." not in pure.parts and "://" not in value
-
-
 def _schema_of(resource: Descriptor, release: Path) -> Descriptor | None:
     schema = resource.get("schema")
     if isinstance(schema, str):
-        schema = _read_json(release / schema) if path_problem(release, schema) is None else None
+        schema = (
+            read_json_or_none(release / schema) if path_problem(release, schema) is None else None
+        )
     return schema if isinstance(schema, Mapping) else None
-
-
-def _resources(descriptor: Descriptor) -> list[Descriptor]:
-    resources = descriptor.get("resources")
-    if not isinstance(resources, list):
-        return []
-    return [item for item in resources if isinstance(item, Mapping)]
 
 
 def _is_table(resource: Descriptor) -> bool:
@@ -244,7 +227,7 @@ def _check_package_name(descriptor: Descriptor, release: Path) -> Iterable[Error
 
 
 def _check_resources(descriptor: Descriptor, release: Path) -> Iterable[Error]:
-    for index, resource in enumerate(_resources(descriptor)):
+    for index, resource in enumerate(resources_of(descriptor)):
         name = resource.get("name")
         label = f'resource "{name}"' if isinstance(name, str) else f"resource {index}"
         if isinstance(name, str) and not RESOURCE_NAME.match(name):
@@ -300,7 +283,7 @@ def _with_extra_errors(report: Report, extra: list[Error]) -> ValidationOutcome:
 
 
 def _rules_for(descriptor_path: Path) -> list[Error]:
-    descriptor = _read_json(descriptor_path)
+    descriptor = read_json_or_none(descriptor_path)
     if not isinstance(descriptor, Mapping):
         return []
     return project_errors(descriptor, descriptor_path.parent)
@@ -358,12 +341,12 @@ def validate_release(path: Path) -> ValidationOutcome:
 
 def _file_errors(descriptor_path: Path) -> list[Error]:
     found: list[Error] = []
-    descriptor = _read_json(descriptor_path)
+    descriptor = read_json_or_none(descriptor_path)
     if not isinstance(descriptor, Mapping):
         return found
-    for resource in _resources(descriptor):
-        path, size = resource.get("path"), resource.get("bytes")
-        if not isinstance(path, str) or not _is_local_relative(path):
+    for resource in resources_of(descriptor):
+        path, size = local_path(resource), resource.get("bytes")
+        if path is None:
             continue
         file = descriptor_path.parent / path
         if not file.is_file():

@@ -20,6 +20,7 @@ from typing import Any
 from api.metadata.urls import Links
 from api.metadata.vocab import EU, Licence, resolve_licence
 from api.model import ReleaseInfo
+from api.timestamps import timestamp_date
 
 AUTHOR_ROLES = frozenset({"author", "creator"})
 CONTACT_ROLES = frozenset({"maintainer", "contact", "contactperson", "contact_point"})
@@ -234,17 +235,12 @@ def _absolute(raw: Mapping[str, Any]) -> str | None:
     return path if path and path.lower().startswith(("http://", "https://")) else None
 
 
-def _date(value: Any) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
-    except ValueError:
-        return None
-
-
 def _release_date(release: ReleaseInfo) -> date:
-    return release.published or _date(release.descriptor.get("created")) or release.loaded_at.date()
+    return (
+        release.published
+        or timestamp_date(release.descriptor.get("created"))
+        or release.loaded_at.date()
+    )
 
 
 def _description(release: ReleaseInfo) -> str:
@@ -303,7 +299,7 @@ def package_facts(releases: Sequence[ReleaseInfo]) -> PackageFacts:
         frequency=_text(catalog, "accrualPeriodicity"),
         temporal_start=_text(temporal or {}, "start"),
         temporal_end=_text(temporal or {}, "end"),
-        issued=_date(catalog.get("issued")) or min(_release_date(r) for r in releases),
+        issued=timestamp_date(catalog.get("issued")) or min(_release_date(r) for r in releases),
         released=_release_date(latest),
         modified=utc(latest.loaded_at),
         resources=tuple(_resource(latest, i) for i in range(len(latest.resources))),

@@ -18,6 +18,7 @@ from typing import Any
 from api.errors import plain, quoted
 from api.metadata import utc
 from api.metadata.ckan import CkanValidationError
+from api.timestamps import parse_timestamp
 
 DEFAULT_ROWS = 10
 MAX_ROWS = 1000
@@ -80,7 +81,7 @@ def _solr_date(text: str, now: datetime) -> datetime | None:
         return None
     if not text.startswith("NOW"):
         try:
-            return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+            return utc(parse_timestamp(text))
         except ValueError as exc:
             raise CkanValidationError("fq", f"Invalid date: {plain(text)}") from exc
     moment, rest = now, text[3:]

@@ -15,12 +15,6 @@ def catalog_resource_name(package: str, resource: str) -> str:
     return f"{package}.{resource}"
 
 
-def split_catalog_resource_name(name: str) -> tuple[str, str]:
-    """(package, resource) of a root descriptor resource name."""
-    package, _, resource = name.rpartition(".")
-    return package, resource
-
-
 def release_descriptor(release: ReleaseInfo, *, links: Links) -> dict[str, Any]:
     """The release's descriptor with every resource path made an absolute URL.
 

@@ -59,6 +59,7 @@ from api.metadata.vocab import (
 )
 from api.metadata.vocab import vocabulary_graph as vocabulary_graph  # re-exported
 from api.model import ReleaseInfo
+from api.timestamps import parse_timestamp
 
 MEDIA_TYPES = {"jsonld": "application/ld+json", "ttl": "text/turtle", "rdf": "application/rdf+xml"}
 RDF_FORMATS: dict[str, str] = {"jsonld": "json-ld", "ttl": "turtle", "rdf": "xml"}
@@ -91,7 +92,7 @@ def _date_literal(value: str) -> Literal | None:
         if pattern.match(value):
             return Literal(value, datatype=datatype)
     try:
-        return Literal(utc(datetime.fromisoformat(value.replace("Z", "+00:00"))))
+        return Literal(utc(parse_timestamp(value)))
     except ValueError:
         return None
 

@@ -159,19 +159,31 @@ def _same(column: sa.Column[Any], value: Any) -> sa.ColumnElement[bool]:
     return column.is_(None) if value is None else column == _bound(column, value)
 
 
+def keyset_predicate(
+    width: int,
+    equal: Callable[[int], sa.ColumnElement[bool]],
+    beyond: Callable[[int], sa.ColumnElement[bool] | None],
+) -> sa.ColumnElement[bool]:
+    """Rows after a key of `width` columns in lexicographic order: for some position, equal on
+    every column before it (`equal(i)`) and beyond on it (`beyond(i)`; None: no row is)."""
+    alternatives = []
+    for position in range(width):
+        same = [equal(prior) for prior in range(position)]
+        step = beyond(position)
+        if step is not None:
+            alternatives.append(sa.and_(*same, step))
+    return sa.or_(*alternatives) if alternatives else sa.false()
+
+
 def keyset_condition(
     spec: TableSpec, sort: Sequence[SortKey], after: Sequence[Any]
 ) -> sa.ColumnElement[bool]:
     """Return the WHERE condition for rows that sort strictly after the row with `after` values."""
     if len(after) != len(sort):
         raise ValueError("a cursor needs one value per sort key")
-    alternatives = []
-    for position, key in enumerate(sort):
-        equal = [
-            _same(spec.table.c[prior.column], value)
-            for prior, value in zip(sort[:position], after[:position], strict=True)
-        ]
-        step = _after(spec.table.c[key.column], key, after[position])
-        if step is not None:
-            alternatives.append(sa.and_(*equal, step))
-    return sa.or_(*alternatives) if alternatives else sa.false()
+    columns = [spec.table.c[key.column] for key in sort]
+    return keyset_predicate(
+        len(sort),
+        lambda i: _same(columns[i], after[i]),
+        lambda i: _after(columns[i], sort[i], after[i]),
+    )

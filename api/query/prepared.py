@@ -8,11 +8,10 @@ millisecond. Only queries that parse are remembered; errors are computed every t
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from api.lru import LockedLRU
 from api.model import TableSpec
 from api.query.build import Plan, build_select
 from api.query.grammar import MAX_FACETS, RowQuery, parse_row_query
@@ -20,32 +19,8 @@ from api.query.grammar import MAX_FACETS, RowQuery, parse_row_query
 PREPARED_SIZE = 1024
 
 
-class _Prepared:
-    """An LRU of (spec, query, plan) keyed by table name, query string and page-size limits."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[Any, ...], tuple[TableSpec, RowQuery, Plan]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...], spec: TableSpec) -> tuple[RowQuery, Plan] | None:
-        with self._lock:
-            found = self._items.get(key)
-            # The spec itself must match: a table name alone may be reused by another database.
-            if found is None or found[0] is not spec:
-                return None
-            self._items.move_to_end(key)
-            return found[1], found[2]
-
-    def put(self, key: tuple[Any, ...], spec: TableSpec, query: RowQuery, plan: Plan) -> None:
-        with self._lock:
-            self._items[key] = (spec, query, plan)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-PREPARED = _Prepared(PREPARED_SIZE)
+PREPARED: LockedLRU[tuple[Any, ...], tuple[TableSpec, RowQuery, Plan]] = LockedLRU(PREPARED_SIZE)
+"""(spec, query, plan) keyed by table name, query string and page-size limits."""
 
 
 def prepare_page(
@@ -59,12 +34,13 @@ def prepare_page(
 ) -> tuple[RowQuery, Plan]:
     """Parse a rows query string and build its page select (`size + 1` rows, values as stored)."""
     key = (spec.table.name, tuple(params), default_size, max_size, fmt, max_facets)
-    found = PREPARED.get(key, spec)
-    if found is not None:
-        return found
+    found = PREPARED.get(key)
+    # The spec itself must match: a table name alone may be reused by another database.
+    if found is not None and found[0] is spec:
+        return found[1], found[2]
     query = parse_row_query(
         spec, params, default_size=default_size, max_size=max_size, fmt=fmt, max_facets=max_facets
     )
     plan = build_select(spec, query, limit=query.size + 1, stored=True)
-    PREPARED.put(key, spec, query, plan)
+    PREPARED.put(key, (spec, query, plan))
     return query, plan

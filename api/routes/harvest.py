@@ -15,6 +15,7 @@ from api.metadata.dcat import MEDIA_TYPES, build_catalog_graph, serialize_catalo
 from api.metadata.dcat_paging import DEFAULT_PAGE_SIZE
 from api.metadata.urls import PATHS, package_route
 from api.render.rows import dump_json
+from api.timestamps import parse_timestamp
 
 router = APIRouter(tags=["metadata"])
 
@@ -23,7 +24,7 @@ def _parse_since(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_timestamp(text)
     except ValueError as exc:
         message = f"modified_since must be an ISO 8601 date or date-time; got {text!r}"
         raise BadQuery([ParamError("modified_since", "invalid-value", message)]) from exc
