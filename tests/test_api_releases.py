@@ -29,7 +29,7 @@ import rispy
 import yaml
 
 from tests.conformance import CFF_SCHEMA, CSL_ITEM_SCHEMA
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
 
 pytestmark = pytest.mark.anyio
 

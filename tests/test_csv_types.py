@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from tests.builders import field, write_release
-from tests.conftest import serving
+from tests.helpers import MakeDatabase, serving
 
 FIELDS = [
     field("id", "integer"),
@@ -57,7 +57,7 @@ ROWS_URL = "/v1/datasets/types/1.0.0/things"
 
 @pytest.fixture
 async def http(
-    backend: str, make_database: Any, tmp_path: Path
+    backend: str, make_database: MakeDatabase, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     datasets = tmp_path / "datasets"
     write_release(datasets, "types", "1.0.0", {"things": (SCHEMA, PUBLISHED)})

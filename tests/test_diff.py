@@ -50,7 +50,7 @@ from api.ingest.release import (
 )
 from api.main import create_app
 from api.model import FieldSpec, TableSpec
-from tests.conftest import BASE_URL, FLAGSHIP
+from tests.helpers import BASE_URL, FLAGSHIP
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DIFFPKG = FIXTURES / "diffpkg"

@@ -12,7 +12,7 @@ import base64
 import httpx
 import pytest
 
-from tests.conftest import FLAGSHIP
+from tests.helpers import FLAGSHIP
 
 pytestmark = pytest.mark.anyio
 

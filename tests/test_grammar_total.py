@@ -16,7 +16,8 @@ import pytest
 from api.errors import BadQuery, NotFound, plain, quoted
 from api.query import RowQuery, SortKey, decode_cursor, encode_cursor, parse_key, parse_row_query
 from api.query.decode import Undecodable, json_depth, load_json, whole_number
-from tests.test_grammar import KEY_SPEC, PK_SORT, SPEC, TEXT_KEY_SPEC, parse, table_spec
+from tests.helpers import table_spec
+from tests.test_grammar import KEY_SPEC, PK_SORT, SPEC, TEXT_KEY_SPEC, parse
 
 
 def b64(text: str) -> str:
@@ -129,7 +130,7 @@ def test_inputs_that_crashed_the_grammar_are_400s(
 
 
 RATE_SPEC = table_spec(
-    "rates", [{"name": "rate", "type": "number"}, {"name": "at", "type": "datetime"}], ["rate"]
+    [{"name": "rate", "type": "number"}, {"name": "at", "type": "datetime"}], ["rate"], name="rates"
 )
 
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.builders import LICENSE, field
-from tests.conftest import serving
+from tests.helpers import MakeDatabase, serving
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_unfiltered_csv_of_inline_data_is_rendered(
-    tmp_path: Path, make_database: Any
+    tmp_path: Path, make_database: MakeDatabase
 ) -> None:
     folder = tmp_path / "datasets" / "inline" / "1.0.0"
     folder.mkdir(parents=True)

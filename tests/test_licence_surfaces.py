@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.builders import field, write_release
-from tests.conftest import serving
+from tests.helpers import MakeDatabase, serving
 
 TERMS = "https://example.org/terms-of-use"
 SCHEMA: dict[str, Any] = {"fields": [field("id", "integer")], "primaryKey": ["id"]}
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def http(tmp_path: Path, make_database: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def http(tmp_path: Path, make_database: MakeDatabase) -> AsyncIterator[httpx.AsyncClient]:
     datasets = tmp_path / "datasets"
     write_release(
         datasets, "terms-only", "1.0.0", {"items": (SCHEMA, "id\n1\n")}, licenses=[{"path": TERMS}]

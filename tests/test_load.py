@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import frictionless
 import pytest
@@ -29,7 +28,7 @@ from api.ingest.fastpath import (
 )
 from api.ingest.load import ReleaseLoader
 from tests.builders import field, write_release
-from tests.conftest import DATASETS, FLAGSHIP, ROOT
+from tests.helpers import DATASETS, FLAGSHIP, ROOT, MakeDatabase
 
 TYPES_SCHEMA = {
     "fields": [
@@ -101,8 +100,8 @@ COMPOSITE_SCHEMA = {
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, make_database: object) -> str:
-    return str(make_database(request.param))  # type: ignore[operator]
+def empty_url(request: pytest.FixtureRequest, make_database: MakeDatabase) -> str:
+    return make_database(request.param)
 
 
 def _load(url: str, datasets: Path) -> object:
@@ -403,7 +402,7 @@ def test_documents_derived_from_a_snapshot_are_built_once_per_snapshot(
 
 
 @pytest.mark.postgres
-def test_registry_setup_takes_no_lock_a_download_holds(make_database: Any) -> None:
+def test_registry_setup_takes_no_lock_a_download_holds(make_database: MakeDatabase) -> None:
     """Chunks are stored uncompressed, set once: a later loader does not wait for readers."""
     url = make_database("postgresql")
     _load(url, DATASETS)

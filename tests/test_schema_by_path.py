@@ -13,7 +13,7 @@ import pytest
 from api.diff import diff_schemas
 from api.ingest.release import folder_shape
 from tests.builders import field, write_release
-from tests.conftest import serving
+from tests.helpers import MakeDatabase, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +37,7 @@ def _write(datasets: Path, version: str, child_schema: dict[str, Any]) -> None:
 
 @pytest.fixture
 async def http(
-    tmp_path: Path, make_database: Any, backend: str
+    tmp_path: Path, make_database: MakeDatabase, backend: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     datasets = tmp_path / "datasets"
     _write(datasets, "1.0.0", {"fields": CHILD_FIELDS, "primaryKey": ["id"]})

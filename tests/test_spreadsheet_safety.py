@@ -21,13 +21,10 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.config import Settings
-from api.db.engine import writer_engine
-from api.ingest.discover import find_releases
-from api.ingest.load import ReleaseLoader
 from api.ingest.validate import FormulaLike, validate_release
 from api.main import create_app
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL
+from tests.helpers import BASE_URL, MakeDatabase, load_releases
 
 pytestmark = pytest.mark.anyio
 
@@ -74,16 +71,13 @@ def _write(datasets: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(
-    backend: str, make_database: Any, tmp_path_factory: pytest.TempPathFactory
+    backend: str, make_database: MakeDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Path]:
     """The safety package loaded into a database of each backend, once."""
     datasets = tmp_path_factory.mktemp("safety") / "datasets"
     _write(datasets)
-    url: str = make_database(backend)
-    engine = writer_engine(url)
-    summary = ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
-    engine.dispose()
-    assert summary.ok, (summary.refused, summary.conflicts)
+    url = make_database(backend)
+    load_releases(url, datasets)
     return url, datasets
 
 
