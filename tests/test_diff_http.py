@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.helpers import BASE_URL, FLAGSHIP
+from api.diff import diff_schemas
+from api.ingest.release import folder_shape
+from tests.builders import write_schema_file_releases
+from tests.helpers import BASE_URL, FLAGSHIP, MakeDatabase, serving
 
 DIFF_PATH = "/v1/datasets/{package}/diff"
 
@@ -444,3 +449,32 @@ async def test_flagship_diff_first_to_second_release(
     assert len(body["rows"]) == 235
     assert {r["diff_type"] for r in body["rows"]} == {"added"}
     assert body["next"] is None
+
+
+# A release whose schema is a file of its own is diffed whole -----------------------------------
+
+
+@pytest.fixture
+async def schema_file_client(
+    tmp_path: Path, make_database: MakeDatabase, backend: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    write_schema_file_releases(tmp_path / "datasets")
+    async with serving(make_database(backend), tmp_path / "datasets") as client:
+        yield client
+
+
+@pytest.mark.anyio
+async def test_api_diff_sees_the_schema_file(
+    schema_file_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The foreign key added in the schema file is a change the API diff reports."""
+    datasets = tmp_path / "datasets"
+    local = diff_schemas(
+        folder_shape(datasets / "split" / "1.0.0" / "datapackage.json"),
+        folder_shape(datasets / "split" / "1.0.1" / "datapackage.json"),
+    )
+    served = (await schema_file_client.get("/v1/datasets/split/diff?from=1.0.0&to=1.0.1")).json()
+    assert local
+    assert len(served["schema_changes"]) == len(local)
+    assert served["required_bump"] == max(change.bump for change in local).label
+    assert served["bump_ok"] is False
