@@ -26,7 +26,7 @@ from api.ingest.fastpath import (
     frictionless_batches,
     read_batches,
 )
-from api.ingest.load import ReleaseLoader
+from api.ingest.load import LoadSummary, ReleaseLoader
 from tests.builders import field, write_release
 from tests.helpers import DATASETS, FLAGSHIP, ROOT, MakeDatabase
 
@@ -104,7 +104,7 @@ def empty_url(request: pytest.FixtureRequest, make_database: MakeDatabase) -> st
     return make_database(request.param)
 
 
-def _load(url: str, datasets: Path) -> object:
+def _load(url: str, datasets: Path) -> LoadSummary:
     engine = writer_engine(url)
     try:
         return ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
@@ -141,7 +141,7 @@ def _dump(url: str) -> list[tuple[str, list[tuple[object, ...]]]]:
 def test_every_type_round_trips(empty_url: str, tmp_path: Path) -> None:
     write_release(tmp_path, "types", "1.0.0", {"all": (TYPES_SCHEMA, TYPES_CSV)})
     summary = _load(empty_url, tmp_path)
-    assert summary.loaded == [("types", "1.0.0", 3)]  # type: ignore[attr-defined]
+    assert summary.loaded == [("types", "1.0.0", 3)]
     assert _rows(empty_url, "types", "1.0.0", "all") == EXPECTED_TYPES
 
 
@@ -189,8 +189,8 @@ def test_reload_is_a_no_op(empty_url: str, tmp_path: Path) -> None:
     _load(empty_url, tmp_path)
     before = _dump(empty_url)
     summary = _load(empty_url, tmp_path)
-    assert summary.skipped == [("composite", "1.0.0")]  # type: ignore[attr-defined]
-    assert summary.loaded == []  # type: ignore[attr-defined]
+    assert summary.skipped == [("composite", "1.0.0")]
+    assert summary.loaded == []
     assert _dump(empty_url) == before
 
 
@@ -295,7 +295,7 @@ def test_killed_load_leaves_nothing_and_rerun_completes(empty_url: str, tmp_path
     engine.dispose()
     assert not [t for t in tables if t.startswith("d_")]
     summary = _load(empty_url, tmp_path)
-    assert summary.loaded == [("big", "1.0.0", 400_000)]  # type: ignore[attr-defined]
+    assert summary.loaded == [("big", "1.0.0", 400_000)]
 
 
 def test_stored_file_is_byte_identical(empty_url: str, tmp_path: Path) -> None:

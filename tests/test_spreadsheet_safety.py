@@ -22,9 +22,8 @@ from typer.testing import CliRunner
 from api.cli import app as cli
 from api.config import Settings
 from api.ingest.validate import FormulaLike, validate_release
-from api.main import create_app
 from tests.builders import field, write_release
-from tests.helpers import BASE_URL, MakeDatabase, load_releases
+from tests.helpers import BASE_URL, MakeDatabase, app_client, load_releases
 
 pytestmark = pytest.mark.anyio
 
@@ -84,13 +83,8 @@ def loaded(
 @asynccontextmanager
 async def _serve(loaded: tuple[str, Path], **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     url, datasets = loaded
-    app = create_app(
-        Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets, **settings)
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
-    ):
+    config = Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets, **settings)
+    async with app_client(config) as client:
         yield client
 
 
