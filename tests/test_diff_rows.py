@@ -247,7 +247,7 @@ def test_ordered_rows_follow_python_order_whatever_the_column_collation(
     engine.dispose()
 
 
-# The database and the release folders give the same diff -----------------------------
+# The database and the release folders give the same diff ---------------------------------------
 
 
 FIXTURE_PAIRS = [
