@@ -56,3 +56,32 @@ def write_release(
 def field(name: str, type_: str = "string", **more: Any) -> dict[str, Any]:
     """A Table Schema field with a title and a description."""
     return {"name": name, "type": type_, "title": name, "description": f"The {name}.", **more}
+
+
+def write_schema_file_releases(datasets: Path) -> None:
+    """Write `split` 1.0.0 and 1.0.1 with the `children` schema in a file; 1.0.1 adds a key."""
+    parents = {"fields": [field("code")], "primaryKey": ["code"]}
+    children = [field("id", "integer"), field("parent")]
+    reference = {"resource": "parents", "fields": ["code"]}
+    for version, child_schema in (
+        ("1.0.0", {"fields": children, "primaryKey": ["id"]}),
+        (
+            "1.0.1",
+            {
+                "fields": children,
+                "primaryKey": ["id"],
+                "foreignKeys": [{"fields": ["parent"], "reference": reference}],
+            },
+        ),
+    ):
+        folder = write_release(
+            datasets,
+            "split",
+            version,
+            {"parents": (parents, "code\nA\n"), "children": (child_schema, "id,parent\n1,A\n")},
+        )
+        descriptor = json.loads((folder / "datapackage.json").read_text())
+        (folder / "schemas").mkdir()
+        (folder / "schemas" / "children.json").write_text(json.dumps(child_schema))
+        descriptor["resources"][1]["schema"] = "schemas/children.json"
+        (folder / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n")

@@ -1,31 +1,28 @@
-"""Shared fixtures: a database per backend, the flagship releases loaded once, an HTTP client."""
+"""Shared fixtures: a database per backend, the flagship and diffpkg loaded once, HTTP clients."""
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
-from sqlalchemy.engine import make_url
 
 from api.config import Settings
-from api.db.engine import writer_engine
-from api.ingest.discover import find_releases
-from api.ingest.load import ReleaseLoader
-from api.main import create_app
-
-ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ROOT / "datasets"
-FLAGSHIP = "cambodia-scam-crackdown"
-PG_ENV = "OPENDATA_TEST_DATABASE_URL"
-PG_SKIP = f"{PG_ENV} not set; PostgreSQL tests skipped (CI sets it)"
-BASE_URL = "http://testserver"
+from tests.helpers import (
+    BASE_URL,
+    DATASETS,
+    DIFFPKG,
+    FIXTURES,
+    PG_ENV,
+    PG_SKIP,
+    MakeDatabase,
+    app_client,
+    drop_postgres_database,
+    fresh_postgres_database,
+    load_releases,
+)
 
 # Property tests: a small, fixed budget in `make test`, seconds a test, derandomized so CI is
 # reproducible;
@@ -55,24 +52,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _fresh_postgres_database(admin_url: str) -> tuple[str, str]:
-    name = f"opendata_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_postgres_database(admin_url: str, name: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
 @pytest.fixture(scope="session")
-def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeDatabase]:
     """A factory of empty databases: `make_database(backend) -> url`, dropped at the end."""
     created: list[str] = []
     admin_url = os.environ.get(PG_ENV)
@@ -83,14 +64,14 @@ def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             return f"sqlite:///{path}"
         if not admin_url:
             pytest.skip(PG_SKIP)
-        url, name = _fresh_postgres_database(admin_url)
+        url, name = fresh_postgres_database(admin_url)
         created.append(name)
         return url
 
     yield make
     for name in created:
         assert admin_url is not None
-        _drop_postgres_database(admin_url, name)
+        drop_postgres_database(admin_url, name)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -100,13 +81,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def flagship_url(backend: str, make_database: object) -> str:
+def flagship_url(backend: str, make_database: MakeDatabase) -> str:
     """A database with every release under datasets/ loaded."""
-    url = make_database(backend)  # type: ignore[operator]
-    engine = writer_engine(url)
-    summary = ReleaseLoader(engine, quiet=True).load_all(find_releases(DATASETS))
-    engine.dispose()
-    assert summary.ok, (summary.refused, summary.conflicts)
+    url = make_database(backend)
+    load_releases(url, DATASETS)
     return url
 
 
@@ -118,25 +96,21 @@ def flagship_settings(flagship_url: str) -> Settings:
 @pytest.fixture
 async def client(flagship_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client over the ASGI app serving the flagship database."""
-    app = create_app(flagship_settings)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http,
-    ):
+    async with app_client(flagship_settings) as http:
         yield http
 
 
-@asynccontextmanager
-async def serving(url: str, datasets: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """Load every release under `datasets` into `url`, then serve it to an httpx client."""
-    engine = writer_engine(url)
-    summary = ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
-    engine.dispose()
-    assert summary.ok, (summary.refused, summary.conflicts)
-    app = create_app(Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
-    ):
-        yield client
+@pytest.fixture(scope="session")
+def diffpkg_url(backend: str, make_database: MakeDatabase) -> str:
+    """A database with every release of the diffpkg fixture loaded."""
+    url = make_database(backend)
+    load_releases(url, FIXTURES, [DIFFPKG])
+    return url
+
+
+@pytest.fixture
+async def diff_client(diffpkg_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client over the ASGI app serving the diffpkg database."""
+    settings = Settings(database_url=diffpkg_url, base_url=BASE_URL, datasets_dir=FIXTURES)
+    async with app_client(settings) as http:
+        yield http

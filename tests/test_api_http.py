@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.query.operators import CONTROLS, OPERATORS
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
 from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio

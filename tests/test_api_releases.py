@@ -1,4 +1,4 @@
-"""Releases as a first-class feature: the release list, validation reports, zips and citations.
+"""Releases as a first-class feature: the release list, reports, zips, citations and licences.
 
 Every expectation is read from the released folders (descriptor, data files, CHANGELOG.md); each
 artefact is read back by the tool its users have: frictionless for the report and the zip,
@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -27,9 +28,11 @@ import jsonschema
 import pytest
 import rispy
 import yaml
+from openpyxl import load_workbook
 
+from tests.builders import field, write_release, write_schema_file_releases
 from tests.conformance import CFF_SCHEMA, CSL_ITEM_SCHEMA
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP, MakeDatabase, serving
 from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
@@ -418,3 +421,64 @@ async def test_served_descriptors_keep_every_source(client: httpx.AsyncClient) -
     flagship = [r for r in root["resources"] if r["name"].startswith(f"{FLAGSHIP}.")]
     assert len(flagship) == len(resource_names(LATEST))
     assert all(r["sources"] == expected for r in flagship)
+
+
+# A release whose schema is a file of its own is served with the schema inline ----------------
+
+
+@pytest.fixture
+async def schema_file_client(
+    tmp_path: Path, make_database: MakeDatabase, backend: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    write_schema_file_releases(tmp_path / "datasets")
+    async with serving(make_database(backend), tmp_path / "datasets") as client:
+        yield client
+
+
+async def test_served_descriptor_holds_the_schema_inline(
+    schema_file_client: httpx.AsyncClient,
+) -> None:
+    served = (await schema_file_client.get("/v1/datasets/split/1.0.1/datapackage.json")).json()
+    schema = served["resources"][1]["schema"]
+    assert schema["foreignKeys"][0]["reference"] == {"resource": "parents", "fields": ["code"]}
+
+
+# A licence given only by its URL is named by that URL wherever a person reads it --------------
+
+
+TERMS = "https://example.org/terms-of-use"
+TERMS_SCHEMA: dict[str, Any] = {"fields": [field("id", "integer")], "primaryKey": ["id"]}
+TERMS_RELEASE = "/v1/datasets/terms-only/1.0.0"
+
+
+@pytest.fixture
+async def terms_only(
+    tmp_path: Path, make_database: MakeDatabase
+) -> AsyncIterator[httpx.AsyncClient]:
+    datasets = tmp_path / "datasets"
+    write_release(
+        datasets,
+        "terms-only",
+        "1.0.0",
+        {"items": (TERMS_SCHEMA, "id\n1\n")},
+        licenses=[{"path": TERMS}],
+    )
+    async with serving(make_database("sqlite"), datasets) as client:
+        yield client
+
+
+async def test_path_only_licence_is_named_by_its_url(terms_only: httpx.AsyncClient) -> None:
+    workbook = await terms_only.get(f"{TERMS_RELEASE}/items.xlsx")
+    about = dict(load_workbook(io.BytesIO(workbook.content))["about"].iter_rows(values_only=True))
+    assert about["licence"] == TERMS
+    assert workbook.headers["x-license"] == TERMS
+    assert f'<{TERMS}>; rel="license"' in workbook.headers["link"]
+
+    archive = zipfile.ZipFile(io.BytesIO((await terms_only.get(f"{TERMS_RELEASE}.zip")).content))
+    readme = archive.read("README.md").decode("utf-8")
+    assert f"Licence: {TERMS}" in readme
+
+    page = (await terms_only.get("/datasets/terms-only")).text
+    assert f'<a href="{TERMS}">{TERMS}</a>' in page
+    for text in (readme, page, str(about["licence"])):
+        assert "None" not in text

@@ -24,7 +24,7 @@ import pytest
 from api.db.rows import FACET_SIZE
 from api.query import encode_cursor
 from api.query.operators import OPERATORS
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
 from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio

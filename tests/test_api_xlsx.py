@@ -9,7 +9,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
 
 pytestmark = pytest.mark.anyio
 PINNED = f"/v1/datasets/{FLAGSHIP}/1.2.0"

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from api.db.sqltypes import build_table
-from api.model import FieldSpec, TableSpec
+from api.model import TableSpec
 from api.query import (
     build_count,
     build_facet,
@@ -28,9 +28,7 @@ from api.query import (
     parse_row_query,
 )
 from api.storage import stored_value
-
-PG_ENV = "OPENDATA_TEST_DATABASE_URL"
-PG_SKIP = f"{PG_ENV} not set; PostgreSQL tests skipped"
+from tests.helpers import PG_ENV, PG_SKIP, table_spec
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "id", "type": "integer"},
@@ -42,24 +40,8 @@ FIELDS: list[dict[str, Any]] = [
 ]
 
 
-def table_spec(table: sa.Table, fields: list[dict[str, Any]], primary_key: list[str]) -> TableSpec:
-    """A TableSpec over `table`, whose columns are the Table Schema `fields`."""
-    return TableSpec(
-        package="demo",
-        version="1.0.0",
-        resource=table.name,
-        table=table,
-        fields=tuple(
-            FieldSpec(name=f["name"], type=f["type"], format=f.get("format"), descriptor=f)
-            for f in fields
-        ),
-        primary_key=tuple(primary_key),
-        row_count=0,
-    )
-
-
 def make_spec(metadata: sa.MetaData, name: str = "t") -> TableSpec:
-    return table_spec(build_table(metadata, name, FIELDS, ["id"]), FIELDS, ["id"])
+    return table_spec(FIELDS, ["id"], table=build_table(metadata, name, FIELDS, ["id"]))
 
 
 SPEC = make_spec(sa.MetaData())

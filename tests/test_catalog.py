@@ -25,7 +25,7 @@ from api.ingest.discover import (
     parse_semver,
 )
 from api.metadata.datapackage import catalog_resource_name
-from tests.conftest import DATASETS, ROOT
+from tests.helpers import DATASETS, ROOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datasets"
 runner = CliRunner()

@@ -2,11 +2,13 @@
 
 The published file below writes each value in the form the rendered export writes it, so a
 filtered export of the whole table must return it byte for byte; frictionless then reads the
-export with the published schema and finds the same rows as in the published file.
+export with the published schema and finds the same rows as in the published file. A resource
+published as inline `data` has no file: its unfiltered CSV is rendered too.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.builders import field, write_release
-from tests.conftest import serving
+from tests.builders import LICENSE, field, write_release
+from tests.helpers import MakeDatabase, serving
 
 FIELDS = [
     field("id", "integer"),
@@ -57,7 +59,7 @@ ROWS_URL = "/v1/datasets/types/1.0.0/things"
 
 @pytest.fixture
 async def http(
-    backend: str, make_database: Any, tmp_path: Path
+    backend: str, make_database: MakeDatabase, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     datasets = tmp_path / "datasets"
     write_release(datasets, "types", "1.0.0", {"things": (SCHEMA, PUBLISHED)})
@@ -161,3 +163,33 @@ async def test_paging_one_row_at_a_time_visits_every_row(
         url = page["next_url"]
     assert seen == expected
     assert sorted(seen) == [1, 2, 3]
+
+
+@pytest.mark.anyio
+async def test_unfiltered_csv_of_inline_data_is_rendered(
+    tmp_path: Path, make_database: MakeDatabase
+) -> None:
+    folder = tmp_path / "datasets" / "inline" / "1.0.0"
+    folder.mkdir(parents=True)
+    descriptor = {
+        "name": "inline",
+        "title": "Inline",
+        "version": "1.0.0",
+        "licenses": [LICENSE],
+        "created": "2025-01-01T00:00:00Z",
+        "resources": [
+            {
+                "name": "things",
+                "data": [["id", "label"], [1, "a"], [2, "b"]],
+                "schema": {
+                    "fields": [field("id", "integer"), field("label")],
+                    "primaryKey": ["id"],
+                },
+            }
+        ],
+    }
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    async with serving(make_database("sqlite"), tmp_path / "datasets") as http:
+        for query in ("", "?_dl=1"):
+            response = await http.get(f"/v1/datasets/inline/1.0.0/things.csv{query}")
+            assert (response.status_code, response.text) == (200, "id,label\r\n1,a\r\n2,b\r\n")

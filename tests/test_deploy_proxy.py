@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DATASETS, FLAGSHIP
+from tests.helpers import DATASETS, FLAGSHIP
 from tests.serve_process import HOST, free_port, opendata_serve
 
 ROOT = Path(__file__).resolve().parent.parent

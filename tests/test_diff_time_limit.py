@@ -21,7 +21,7 @@ from api.ingest.discover import find_releases
 from api.ingest.load import ReleaseLoader
 from api.main import create_app
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL
+from tests.helpers import BASE_URL
 from tests.live import live_server
 
 ROWS = 60_000  # text keys: a sort in code-point order well over a millisecond on PostgreSQL

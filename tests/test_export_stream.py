@@ -13,7 +13,7 @@ import pytest
 
 from api.db.rows import STREAM_BATCH
 from tests.builders import field, write_release
-from tests.conftest import serving
+from tests.helpers import MakeDatabase, serving
 
 ROW_COUNT = 2 * STREAM_BATCH + 3  # two full batches and a short one
 SCHEMA: dict[str, Any] = {
@@ -40,7 +40,7 @@ def _document(lines: list[str]) -> str:
 
 @pytest.fixture
 async def http(
-    backend: str, make_database: Any, tmp_path: Path
+    backend: str, make_database: MakeDatabase, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     datasets = tmp_path / "datasets"
     write_release(datasets, "many", "1.0.0", {"items": (SCHEMA, _document(LINES))})

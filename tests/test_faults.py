@@ -17,12 +17,17 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from api.config import Settings
-from api.db.engine import writer_engine
-from api.ingest.discover import find_releases
-from api.ingest.load import ReleaseLoader
 from api.main import create_app
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL, PG_ENV, PG_SKIP
+from tests.helpers import (
+    BASE_URL,
+    PG_ENV,
+    PG_SKIP,
+    MakeDatabase,
+    drop_postgres_database,
+    fresh_postgres_database,
+    load_releases,
+)
 from tests.live import live_server
 from tests.tcpproxy import TcpProxy
 
@@ -38,13 +43,6 @@ SCHEMA: dict[str, Any] = {
 def _release(datasets: Path, rows: int, pad: int = 0) -> None:
     lines = ["id,label", *(f"{n},item {n} {'x' * pad}" for n in range(1, rows + 1))]
     write_release(datasets, "small", "1.0.0", {"items": (SCHEMA, "\r\n".join(lines) + "\r\n")})
-
-
-def _load(url: str, datasets: Path) -> None:
-    engine = writer_engine(url)
-    summary = ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
-    engine.dispose()
-    assert summary.ok, (summary.refused, summary.conflicts)
 
 
 async def _client(url: str, datasets: Path) -> AsyncIterator[httpx.AsyncClient]:
@@ -74,7 +72,7 @@ def sqlite_db(tmp_path: Path) -> tuple[Path, Path]:
     datasets = tmp_path / "datasets"
     _release(datasets, 10)
     path = tmp_path / "opendata.sqlite"
-    _load(f"sqlite:///{path}", datasets)
+    load_releases(f"sqlite:///{path}", datasets)
     return path, datasets
 
 
@@ -109,12 +107,10 @@ def pg_proxy(tmp_path: Path) -> Iterator[tuple[str, TcpProxy, Path]]:
     admin = os.environ.get(PG_ENV)
     if not admin:
         pytest.skip(PG_SKIP)
-    from tests.conftest import _drop_postgres_database, _fresh_postgres_database
-
-    url, name = _fresh_postgres_database(admin)
+    url, name = fresh_postgres_database(admin)
     datasets = tmp_path / "datasets"
     _release(datasets, 100_000, pad=60)
-    _load(url, datasets)
+    load_releases(url, datasets)
     parsed = make_url(url)
     proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
     proxy.start()
@@ -122,7 +118,7 @@ def pg_proxy(tmp_path: Path) -> Iterator[tuple[str, TcpProxy, Path]]:
         yield parsed.set(port=proxy.port).render_as_string(hide_password=False), proxy, datasets
     finally:
         proxy.stop()
-        _drop_postgres_database(admin, name)
+        drop_postgres_database(admin, name)
 
 
 @pytest.mark.postgres
@@ -167,13 +163,13 @@ def test_stream_cut_mid_body_aborts(pg_proxy: tuple[str, TcpProxy, Path], path: 
 
 
 async def test_two_workers_see_a_load_on_their_next_request(
-    backend: str, make_database: Any, tmp_path: Path
+    backend: str, make_database: MakeDatabase, tmp_path: Path
 ) -> None:
     """Two apps (two workers) on one database both serve a release right after it commits."""
     url = make_database(backend)
     datasets = tmp_path / "datasets"
     _release(datasets, 3)
-    _load(url, datasets)
+    load_releases(url, datasets)
     first_gen = _client(url, datasets)
     second_gen = _client(url, datasets)
     first, second = await anext(first_gen), await anext(second_gen)
@@ -183,7 +179,7 @@ async def test_two_workers_see_a_load_on_their_next_request(
             assert (await http.get("/v1/datasets/small/1.1.0/items")).status_code == 404
         lines = ["id,label", *(f"{n},item {n} " for n in range(1, 5))]
         write_release(datasets, "small", "1.1.0", {"items": (SCHEMA, "\r\n".join(lines) + "\r\n")})
-        _load(url, datasets)
+        load_releases(url, datasets)
         for http in (first, second):
             response = await http.get("/v1/datasets/small/1.1.0/items")
             assert response.status_code == 200, response.text

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import DATASETS, FLAGSHIP, ROOT
+from tests.helpers import DATASETS, FLAGSHIP, ROOT
 
 PACKAGE = DATASETS / FLAGSHIP
 VERSION = "1.3.0"

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from api.db.sqltypes import build_table
 from api.errors import BadQuery, NotFound
 from api.fieldtypes import ALL_TYPES
-from api.model import FieldSpec, TableSpec
+from api.model import TableSpec
 from api.query import (
     CONTROLS,
     OPERATORS,
@@ -27,29 +26,7 @@ from api.query import (
     parse_row_query,
     prepare_page,
 )
-
-
-def table_spec(name: str, fields: list[dict[str, Any]], primary_key: list[str]) -> TableSpec:
-    """A TableSpec over a Core table built from Table Schema fields."""
-    return TableSpec(
-        package="demo",
-        version="1.0.0",
-        resource=name,
-        table=build_table(sa.MetaData(), name, fields, primary_key),
-        fields=tuple(
-            FieldSpec(
-                name=f["name"],
-                type=f.get("type", "any"),
-                format=f.get("format"),
-                constraints=f.get("constraints") or {},
-                descriptor=f,
-            )
-            for f in fields
-        ),
-        primary_key=tuple(primary_key),
-        row_count=0,
-    )
-
+from tests.helpers import table_spec
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "country", "type": "string"},
@@ -66,7 +43,7 @@ FIELDS: list[dict[str, Any]] = [
     {"name": "source__url", "type": "string"},
     {"name": "location", "type": "geopoint"},
 ]
-SPEC = table_spec("events", FIELDS, ["country", "as_of"])
+SPEC = table_spec(FIELDS, ["country", "as_of"], name="events")
 ALL_COLUMNS = tuple(f["name"] for f in FIELDS)
 PK_SORT = (SortKey("country"), SortKey("as_of"))
 BASE = RowQuery(filters=(), sort=PK_SORT, columns=ALL_COLUMNS, size=100)
@@ -388,7 +365,7 @@ def test_size_limits_come_from_the_arguments() -> None:
 
 
 def test_a_table_without_primary_key_breaks_ties_on_every_sortable_column() -> None:
-    spec = table_spec("loose", FIELDS, [])
+    spec = table_spec(FIELDS, [], name="loose")
     sortable = tuple(SortKey(n) for n in ALL_COLUMNS if n != "location")
     assert parse([], spec).sort == sortable
     assert parse([("_sort", "-rate")], spec).sort == (
@@ -419,8 +396,8 @@ def test_describe_control_fills_in_the_page_limits() -> None:
     )
 
 
-KEY_SPEC = table_spec("keyed", [{"name": "id", "type": "integer"}, {"name": "v"}], ["id"])
-TEXT_KEY_SPEC = table_spec("texts", [{"name": "code", "type": "string"}], ["code"])
+KEY_SPEC = table_spec([{"name": "id", "type": "integer"}, {"name": "v"}], ["id"], name="keyed")
+TEXT_KEY_SPEC = table_spec([{"name": "code", "type": "string"}], ["code"], name="texts")
 
 
 @pytest.mark.parametrize(
@@ -445,7 +422,7 @@ def test_parse_key(spec: TableSpec, raw: str, expected: tuple[Any, ...]) -> None
         (KEY_SPEC, "forty-two"),
         (KEY_SPEC, "1,2"),
         (KEY_SPEC, ""),
-        (table_spec("loose", FIELDS, []), "KH"),
+        (table_spec(FIELDS, [], name="loose"), "KH"),
     ],
 )
 def test_parse_key_not_found(spec: TableSpec, raw: str) -> None:
@@ -466,7 +443,8 @@ def test_prepared_page_is_remembered_per_spec_and_query_string() -> None:
     again = prepare_page(SPEC, list(params), default_size=100, max_size=1000)
     assert again[0] is query and again[1] is plan
     # Another spec of the same table name (another database, another schema): parsed anew.
-    other = table_spec("events", [*FIELDS[:2], {"name": "extra", "type": "integer"}], ["country"])
+    extra = {"name": "extra", "type": "integer"}
+    other = table_spec([*FIELDS[:2], extra], ["country"], name="events")
     other_query, other_plan = prepare_page(other, params, default_size=100, max_size=1000)
     assert other_plan is not plan
     assert other_query.columns == ("country", "as_of", "extra")

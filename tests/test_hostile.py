@@ -21,7 +21,7 @@ import pytest
 
 from api.config import Settings
 from api.main import create_app
-from tests.conftest import FLAGSHIP
+from tests.helpers import FLAGSHIP
 
 pytestmark = pytest.mark.anyio
 

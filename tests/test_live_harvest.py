@@ -48,7 +48,7 @@ from tests.conformance import (
     schemaorg_graph,
     shacl_validate,
 )
-from tests.conftest import DATASETS, FLAGSHIP
+from tests.helpers import DATASETS, FLAGSHIP, MakeDatabase
 from tests.live import LiveServer, live_server
 from tests.problem_body import problem_body
 
@@ -104,7 +104,7 @@ def live(flagship_url: str) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="session")
-def two_packages(backend: str, make_database: Any) -> Iterator[LiveServer]:
+def two_packages(backend: str, make_database: MakeDatabase) -> Iterator[LiveServer]:
     """A second database: the flagship plus the small `other` package, to page through."""
     url = make_database(backend)
     engine = writer_engine(url)

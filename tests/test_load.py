@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import frictionless
 import pytest
@@ -27,9 +26,9 @@ from api.ingest.fastpath import (
     frictionless_batches,
     read_batches,
 )
-from api.ingest.load import ReleaseLoader
+from api.ingest.load import LoadSummary, ReleaseLoader
 from tests.builders import field, write_release
-from tests.conftest import DATASETS, FLAGSHIP, ROOT
+from tests.helpers import DATASETS, FLAGSHIP, ROOT, MakeDatabase
 
 TYPES_SCHEMA = {
     "fields": [
@@ -101,11 +100,11 @@ COMPOSITE_SCHEMA = {
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, make_database: object) -> str:
-    return str(make_database(request.param))  # type: ignore[operator]
+def empty_url(request: pytest.FixtureRequest, make_database: MakeDatabase) -> str:
+    return make_database(request.param)
 
 
-def _load(url: str, datasets: Path) -> object:
+def _load(url: str, datasets: Path) -> LoadSummary:
     engine = writer_engine(url)
     try:
         return ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
@@ -142,7 +141,7 @@ def _dump(url: str) -> list[tuple[str, list[tuple[object, ...]]]]:
 def test_every_type_round_trips(empty_url: str, tmp_path: Path) -> None:
     write_release(tmp_path, "types", "1.0.0", {"all": (TYPES_SCHEMA, TYPES_CSV)})
     summary = _load(empty_url, tmp_path)
-    assert summary.loaded == [("types", "1.0.0", 3)]  # type: ignore[attr-defined]
+    assert summary.loaded == [("types", "1.0.0", 3)]
     assert _rows(empty_url, "types", "1.0.0", "all") == EXPECTED_TYPES
 
 
@@ -191,8 +190,8 @@ def test_reload_is_a_no_op(empty_url: str, tmp_path: Path) -> None:
     _load(empty_url, tmp_path)
     before = _dump(empty_url)
     summary = _load(empty_url, tmp_path)
-    assert summary.skipped == [("composite", "1.0.0")]  # type: ignore[attr-defined]
-    assert summary.loaded == []  # type: ignore[attr-defined]
+    assert summary.skipped == [("composite", "1.0.0")]
+    assert summary.loaded == []
     assert _dump(empty_url) == before
 
 
@@ -297,7 +296,7 @@ def test_killed_load_leaves_nothing_and_rerun_completes(empty_url: str, tmp_path
     engine.dispose()
     assert not [t for t in tables if t.startswith("d_")]
     summary = _load(empty_url, tmp_path)
-    assert summary.loaded == [("big", "1.0.0", 400_000)]  # type: ignore[attr-defined]
+    assert summary.loaded == [("big", "1.0.0", 400_000)]
 
 
 def test_stored_file_is_byte_identical(empty_url: str, tmp_path: Path) -> None:
@@ -404,7 +403,7 @@ def test_documents_derived_from_a_snapshot_are_built_once_per_snapshot(
 
 
 @pytest.mark.postgres
-def test_registry_setup_takes_no_lock_a_download_holds(make_database: Any) -> None:
+def test_registry_setup_takes_no_lock_a_download_holds(make_database: MakeDatabase) -> None:
     """Chunks are stored uncompressed, set once: a later loader does not wait for readers."""
     url = make_database("postgresql")
     _load(url, DATASETS)

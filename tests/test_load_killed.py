@@ -40,6 +40,7 @@ from api.ingest.discover import find_releases
 from api.ingest.load import ReleaseLoader
 from tests.builders import field as schema_field
 from tests.builders import write_release
+from tests.helpers import MakeDatabase
 from tests.live import live_server
 
 pytestmark = pytest.mark.slow
@@ -188,7 +189,9 @@ def _kill_after(lines: int, url: str, datasets: Path) -> list[str]:
 
 
 @pytest.fixture
-def published(backend: str, make_database: Any, tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+def published(
+    backend: str, make_database: MakeDatabase, tmp_path: Path
+) -> Iterator[tuple[str, Path, str]]:
     """(database URL, datasets folder, live server URL): `big 1.0.0` loaded and served."""
     url = make_database(backend)
     datasets = tmp_path / "datasets"

@@ -23,7 +23,7 @@ from api.config import Settings
 from api.ingest.validate import flatten, validate_descriptor, validate_release
 from api.main import create_app
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP, MakeDatabase
 
 runner = CliRunner()
 SCHEMA: dict[str, Any] = {"fields": [field("id", "integer"), field("label")], "primaryKey": ["id"]}
@@ -162,7 +162,7 @@ def _cli_load(url: str, datasets: Path) -> Any:
 
 @pytest.mark.parametrize("case", ["symlinked-file", "symlinked-data-dir", "http-url", "file-url"])
 def test_load_refuses_the_release_and_keeps_serving_what_was_published(
-    backend: str, make_database: Any, tmp_path: Path, case: str
+    backend: str, make_database: MakeDatabase, tmp_path: Path, case: str
 ) -> None:
     url = make_database(backend)
     datasets = tmp_path / "datasets"
@@ -191,7 +191,7 @@ def test_load_refuses_the_release_and_keeps_serving_what_was_published(
 
 
 def test_load_of_a_datasets_folder_loads_every_package(
-    backend: str, make_database: Any, tmp_path: Path
+    backend: str, make_database: MakeDatabase, tmp_path: Path
 ) -> None:
     url = make_database(backend)
     root = tmp_path / "elsewhere"

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.db.engine import reader_engine, time_limited
 from api.errors import QueryTimeout
 from tests.builders import field, write_release
-from tests.conftest import DATASETS, FLAGSHIP
+from tests.helpers import DATASETS, FLAGSHIP
 from tests.serve_process import opendata_serve
 from tests.test_time_limit import LONG
 

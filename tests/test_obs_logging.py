@@ -13,7 +13,7 @@ import pytest
 from api.config import Settings
 from api.main import create_app
 from api.obs.logging import ACCESS_LOGGER, JsonFormatter, log_config
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
 from tests.serve_process import opendata_serve
 
 ROWS_ROUTE = "/v1/datasets/{package}/{version}/{resource}"

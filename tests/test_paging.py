@@ -15,11 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from api.db.sqltypes import build_table
-from api.model import FieldSpec, TableSpec
+from api.model import TableSpec
 from api.query import SortKey, build_count, build_select, parse_row_query
-
-PG_ENV = "OPENDATA_TEST_DATABASE_URL"
-PG_SKIP = f"{PG_ENV} not set; PostgreSQL tests skipped"
+from tests.helpers import PG_ENV, PG_SKIP, table_spec
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "region", "type": "string"},
@@ -86,15 +84,7 @@ def loaded(
         with engine.begin() as connection:
             connection.execute(sa.schema.CreateSchema(schema))
     table = build_table(sa.MetaData(schema=schema), "events", FIELDS, PRIMARY_KEY)
-    spec = TableSpec(
-        package="demo",
-        version="1.0.0",
-        resource="events",
-        table=table,
-        fields=tuple(FieldSpec(name=f["name"], type=f["type"], descriptor=f) for f in FIELDS),
-        primary_key=tuple(PRIMARY_KEY),
-        row_count=len(ROWS),
-    )
+    spec = table_spec(FIELDS, PRIMARY_KEY, table=table, row_count=len(ROWS))
     try:
         with engine.begin() as connection:
             table.create(connection)

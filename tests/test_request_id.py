@@ -28,7 +28,7 @@ from api.ingest.discover import find_releases
 from api.ingest.load import ReleaseLoader
 from api.main import create_app
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL, FLAGSHIP
+from tests.helpers import BASE_URL, FLAGSHIP
 from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio

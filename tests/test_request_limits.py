@@ -23,7 +23,7 @@ import pytest
 from api.config import Settings
 from api.main import create_app
 from api.web.server import head_limit
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP, ROOT
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP, ROOT
 from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio

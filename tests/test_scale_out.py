@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import DATASETS, FLAGSHIP
+from tests.helpers import DATASETS, FLAGSHIP
 from tests.serve_process import ROOT, opendata_command, opendata_serve
 
 PUBLIC_URL = "https://data.example.org"  # both replicas sit behind one public name

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from api.web.security_headers import SecurityHeaders
-from tests.conftest import BASE_URL, FLAGSHIP
+from tests.helpers import BASE_URL, FLAGSHIP
 
 pytestmark = pytest.mark.anyio
 PINNED = f"/v1/datasets/{FLAGSHIP}/1.2.0"

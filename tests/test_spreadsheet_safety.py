@@ -21,13 +21,9 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.config import Settings
-from api.db.engine import writer_engine
-from api.ingest.discover import find_releases
-from api.ingest.load import ReleaseLoader
 from api.ingest.validate import FormulaLike, validate_release
-from api.main import create_app
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL
+from tests.helpers import BASE_URL, MakeDatabase, app_client, load_releases
 from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
@@ -75,29 +71,21 @@ def _write(datasets: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(
-    backend: str, make_database: Any, tmp_path_factory: pytest.TempPathFactory
+    backend: str, make_database: MakeDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Path]:
     """The safety package loaded into a database of each backend, once."""
     datasets = tmp_path_factory.mktemp("safety") / "datasets"
     _write(datasets)
-    url: str = make_database(backend)
-    engine = writer_engine(url)
-    summary = ReleaseLoader(engine, quiet=True).load_all(find_releases(datasets))
-    engine.dispose()
-    assert summary.ok, (summary.refused, summary.conflicts)
+    url = make_database(backend)
+    load_releases(url, datasets)
     return url, datasets
 
 
 @asynccontextmanager
 async def _serve(loaded: tuple[str, Path], **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     url, datasets = loaded
-    app = create_app(
-        Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets, **settings)
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
-    ):
+    config = Settings(database_url=url, base_url=BASE_URL, datasets_dir=datasets, **settings)
+    async with app_client(config) as client:
         yield client
 
 

@@ -13,7 +13,7 @@ from api.db import rows as rows_module
 from api.db.engine import reader_engine, time_limited
 from api.errors import QueryTimeout
 from api.main import create_app
-from tests.conftest import BASE_URL, FLAGSHIP
+from tests.helpers import BASE_URL, FLAGSHIP
 
 # A statement that runs for seconds on either backend unless it is stopped.
 LONG = {

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.metadata.urls import API_PREFIX, PATHS, Links, segment
-from tests.conftest import BASE_URL, FLAGSHIP
+from tests.helpers import BASE_URL, FLAGSHIP
 
 API = Path(__file__).resolve().parent.parent / "api"
 BASE = "https://data.example.org/mirror"

@@ -18,7 +18,7 @@ from api.db.budget import QueryBudget
 from api.db.engine import reader_engine, time_limited
 from api.errors import QueryTimeout
 from api.main import create_app
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
 
 FIGURES = f"/v1/datasets/{FLAGSHIP}/1.2.0/figures"
 
