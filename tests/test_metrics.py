@@ -69,6 +69,23 @@ async def test_requests_are_counted_per_route_template(client: httpx.AsyncClient
 
 
 @pytest.mark.anyio
+async def test_head_and_refused_requests_are_counted_too(client: httpx.AsyncClient) -> None:
+    """HEAD is counted as HEAD under its route; a request refused at the edge is counted."""
+    before = await scrape(client)
+    head = await client.head(PAGE)
+    refused = await client.get(PAGE, params=[(f"p{n}", "1") for n in range(101)])
+    after = await scrape(client)
+    assert (head.status_code, head.content, refused.status_code) == (200, b"", 400)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("opendata_http_requests_total", method="HEAD", route=ROWS_ROUTE, status="200") == 1
+    refused_labels = {"method": "GET", "route": "<unmatched>", "status": "400"}
+    assert delta("opendata_http_requests_total", **refused_labels) == 1
+
+
+@pytest.mark.anyio
 async def test_rows_and_bytes_per_format(client: httpx.AsyncClient) -> None:
     params = {"metric": "suspects_detained", "_sort": "as_of"}
     before = await scrape(client)

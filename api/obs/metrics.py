@@ -1,7 +1,7 @@
 """Prometheus metrics, served at `/metrics` by the observing middleware (`api.obs.middleware`).
 
-Requests are counted per route template (`/v1/datasets/{package}/{version}/{resource}`), never
-per raw path, so the number of series stays bounded whatever clients ask for. With several
+Requests are counted per route template (`…/{package}/{version}/{resource}`), never per raw
+path, so the number of series stays bounded whatever clients ask for. With several
 worker processes, `opendata serve` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder (see
 `multiprocess_dir`) and every worker's samples are summed in each scrape.
 """

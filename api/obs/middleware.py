@@ -23,7 +23,7 @@ class Observe:
 
     Installed outside everything but the request id and proxy headers, so that refusals and
     last-resort errors are counted too; the router sets `scope["route"]` on the scope it is
-    given, which every middleware passes on (HEAD-as-GET too), so the template is seen here.
+    given, which every middleware passes on (HEAD-as-GET hands it back), so it is seen here.
     Bytes are counted as sent, after compression.
     """
 

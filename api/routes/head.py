@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+ROUTER_KEYS = ("route", "endpoint", "path_params")
+
 
 class HeadAsGet:
     """ASGI middleware: run HEAD requests as GET and send the headers only."""
@@ -23,6 +25,12 @@ class HeadAsGet:
                 return
             await send(message)
 
-        # In place, so that what the router adds to the scope (the route) is seen outside.
-        scope["method"] = "GET"
-        await self.app(scope, receive, send_headers_only)
+        # A copy: the server must still see HEAD (it sends no body for it). What the router adds
+        # (the route, the path parameters) is handed back, for the middleware outside.
+        as_get = {**scope, "method": "GET"}
+        try:
+            await self.app(as_get, receive, send_headers_only)
+        finally:
+            for key in ROUTER_KEYS:
+                if key in as_get:
+                    scope[key] = as_get[key]
