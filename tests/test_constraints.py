@@ -7,6 +7,7 @@ reads the database); the flagship cases pin the answers real clients hit.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,15 @@ import pytest
 
 from api.config import Settings
 from api.db.engine import writer_engine
+from api.errors import BadQuery
 from api.ingest.discover import find_releases
 from api.ingest.load import ReleaseLoader
 from api.main import create_app
+from api.model import Reference
+from api.query import parse_row_query
 from tests.builders import field, write_release
 from tests.conftest import BASE_URL, FLAGSHIP
+from tests.test_grammar import table_spec
 
 ISO_DATE = "[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?"
 THINGS = [
@@ -282,3 +287,65 @@ async def test_flagship_iso_range_and_not_still_answer(client: httpx.AsyncClient
     excluded = await client.get(f"/v1/datasets/{FLAGSHIP}/1.2.0/figures?nationality__not=KOR")
     assert 0 < ranged.json()["total"] < every.json()["total"]
     assert excluded.json()["total"] == every.json()["total"]
+
+
+PURE_FIELDS: list[dict[str, Any]] = [
+    {"name": "id", "type": "integer"},
+    {"name": "share", "type": "number", "constraints": {"exclusiveMinimum": 0, "maximum": 1}},
+    {"name": "rank", "type": "integer", "constraints": {"minimum": 1, "exclusiveMaximum": 10}},
+    {"name": "country", "type": "string", "constraints": {"pattern": "[A-Z]{2}"}},
+]
+PURE_SPEC = replace(
+    table_spec("pure", PURE_FIELDS, ["id"]),
+    references={"country": Reference("countries", "code", frozenset({"KH", "TH"}))},
+)
+PURE_CASES: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
+    "exclusive-minimum": ([("share", "0")], [("share", "out-of-range")]),
+    "exclusive-maximum": ([("rank", "10")], [("rank", "out-of-range")]),
+    "gt-at-inclusive-maximum": ([("share__gt", "1")], [("share__gt", "out-of-range")]),
+    "lte-at-exclusive-minimum": ([("share__lte", "0")], [("share__lte", "out-of-range")]),
+    "gte-at-exclusive-maximum": ([("rank__gte", "10")], [("rank__gte", "out-of-range")]),
+    "lt-at-inclusive-minimum": ([("rank__lt", "1")], [("rank__lt", "out-of-range")]),
+    "unanchored-pattern-is-whole-value": ([("country", "KHM")], [("country", "pattern-mismatch")]),
+    "reference": ([("country", "VN")], [("country", "unknown-reference")]),
+    "reference-each-member": (
+        [("country__in", "KH,VN,LA")],
+        [("country__in", "unknown-reference"), ("country__in", "unknown-reference")],
+    ),
+}
+
+
+@pytest.mark.parametrize(("params", "expected"), list(PURE_CASES.values()), ids=list(PURE_CASES))
+def test_grammar_refuses_what_no_row_can_hold(
+    params: list[tuple[str, str]], expected: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(BadQuery) as raised:
+        parse_row_query(PURE_SPEC, params, default_size=10, max_size=100)
+    assert [(e.param, e.code) for e in raised.value.errors] == expected
+
+
+PURE_ACCEPTED = [
+    [("share", "1")],
+    [("share__gt", "0")],
+    [("share__lt", "0.001")],
+    [("rank__lt", "10")],
+    [("rank__gte", "9")],
+    [("country", "KH")],
+    [("country__in", "TH,KH")],
+    [("country__not", "VN")],
+    [("country__notin", "VN,KHM")],
+    [("country__gte", "KA")],
+]
+
+
+@pytest.mark.parametrize("params", PURE_ACCEPTED)
+def test_grammar_accepts_what_a_row_can_hold(params: list[tuple[str, str]]) -> None:
+    parse_row_query(PURE_SPEC, params, default_size=10, max_size=100)
+
+
+def test_a_range_bound_must_fit_the_pattern_of_any_text_column() -> None:
+    with pytest.raises(BadQuery) as raised:
+        parse_row_query(PURE_SPEC, [("country__gte", "K")], default_size=10, max_size=100)
+    assert [(e.param, e.code) for e in raised.value.errors] == [
+        ("country__gte", "pattern-mismatch")
+    ]

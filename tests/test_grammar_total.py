@@ -64,7 +64,7 @@ REGRESSIONS: list[tuple[str, list[tuple[str, str]], list[dict[str, str]]]] = [
             {
                 "param": "_size",
                 "code": "invalid-size",
-                "message": "_size must be a whole number from 1 to 1000; got"
+                "message": "_size must be a whole number from 0 to 1000; got"
                 f" '{'9' * 59}… (5,000 characters)'.",
             }
         ],

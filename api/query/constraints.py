@@ -84,7 +84,7 @@ def rules_of(descriptor: str) -> Rules:
     pattern = constraints.get("pattern")
     enum = constraints.get("enum")
     return Rules(
-        pattern=re.compile(f"^(?:{pattern})$") if isinstance(pattern, str) else None,
+        pattern=_compiled(pattern),
         pattern_text=pattern if isinstance(pattern, str) else None,
         enum=tuple(read(v) for v in enum) if isinstance(enum, list) else None,
         enum_text=", ".join(str(v) for v in enum) if isinstance(enum, list) else None,
@@ -93,6 +93,16 @@ def rules_of(descriptor: str) -> Rules:
         low=bound(LOW_CONSTRAINTS),
         high=bound(HIGH_CONSTRAINTS),
     )
+
+
+def _compiled(pattern: Any) -> re.Pattern[str] | None:
+    """The pattern compiled as frictionless compiles it, so both accept the same values."""
+    if not isinstance(pattern, str):
+        return None
+    try:
+        return re.compile(f"^{pattern}$")
+    except re.error:  # validation refuses such a schema; never a 500 here
+        return None
 
 
 def _whole(raw: Any) -> int | None:
