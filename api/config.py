@@ -89,6 +89,14 @@ class Settings(BaseSettings):
             " selection is a 413 `export-too-large` problem that links the same rows as CSV."
         ),
     )
+    reference_max_rows: int = Field(
+        default=1000,
+        ge=0,
+        description=(
+            "A foreign-key column whose referenced table has at most this many rows refuses a"
+            " filter value the table does not hold (a 400 naming the table); 0 turns it off."
+        ),
+    )
     load_batch_size: int = Field(
         default=20_000, ge=100, description="Rows per INSERT batch when loading a release."
     )

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.catalog = Catalog(engine)
+    app.state.catalog = Catalog(engine, reference_max_rows=settings.reference_max_rows)
     # Added innermost first: the catch-all is wrapped by everything, the request id by nothing.
     app.add_middleware(CatchAll)
     # Level 1 (nginx's default): a third of level 9's CPU for a file about a fifth larger; a

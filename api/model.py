@@ -38,6 +38,15 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The keys of a small table that a foreign-key column refers to, read once per release."""
+
+    resource: str
+    column: str
+    values: frozenset[Any]
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """A (package, version, resource) that is loaded and queryable as `table`."""
 
@@ -51,6 +60,8 @@ class TableSpec:
     title: str | None = None
     description: str | None = None
     indexed: frozenset[str] = frozenset()
+    # Foreign-key columns whose referenced table is small enough to know every key of.
+    references: Mapping[str, Reference] = field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec | None:
         """Return the field called `name`, or None."""

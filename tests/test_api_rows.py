@@ -866,7 +866,7 @@ BAD_QUERIES: dict[str, tuple[str, str, list[str]]] = {
     "bad-flag": ("figures", "sex__isnull=maybe", ["sex__isnull invalid-value"]),
     "empty-value": ("figures", "metric=", ["metric invalid-value"]),
     "bad-cursor": ("figures", "_next=not-a-cursor", ["_next invalid-cursor"]),
-    "size-zero": ("figures", "_size=0", ["_size invalid-size"]),
+    "size-negative": ("figures", "_size=-1", ["_size invalid-size"]),
     "size-too-big": ("figures", "_size=1001", ["_size invalid-size"]),
     "size-not-a-number": ("figures", "_size=ten", ["_size invalid-size"]),
     "size-twice": ("figures", "_size=5&_size=6", ["_size duplicate-parameter"]),
@@ -906,7 +906,7 @@ BAD_QUERIES: dict[str, tuple[str, str, list[str]]] = {
     "several-problems-in-one-request": (
         "figures",
         "nope=1&metric__like=x&value__contains=3&value=many&qualifier=roughly"
-        "&_next=not-a-cursor&_size=0&_limit=5&scope=cumulative_campaign",
+        "&_next=not-a-cursor&_size=-1&_limit=5&scope=cumulative_campaign",
         [
             "nope unknown-column",
             "metric__like unknown-operator",

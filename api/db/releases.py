@@ -15,7 +15,7 @@ from api.db.registry import FieldDef, Release, Resource, table_of
 from api.db.sqltypes import build_table
 from api.errors import NotFound, quoted
 from api.lru import LockedLRU
-from api.model import FieldSpec, ReleaseInfo, ResourceInfo, TableSpec
+from api.model import FieldSpec, Reference, ReleaseInfo, ResourceInfo, TableSpec
 
 T = TypeVar("T")
 DERIVED_SIZE = 256  # documents kept per snapshot (catalog pages, CKAN dicts, descriptors)
@@ -146,7 +146,53 @@ def read_snapshot(connection: sa.Connection) -> Snapshot:
     return Snapshot(packages=dict(sorted(packages.items())), marker=marker)
 
 
-def _table_spec(connection: sa.Connection, release: LoadedRelease, resource: str) -> TableSpec:
+def _resource_descriptor(release: LoadedRelease, resource: str) -> Mapping[str, Any]:
+    for candidate in release.info.descriptor.get("resources", []):
+        if candidate.get("name") == resource:
+            return cast(Mapping[str, Any], candidate)
+    return {}
+
+
+def _references(
+    connection: sa.Connection,
+    release: LoadedRelease,
+    resource: str,
+    fields: tuple[FieldSpec, ...],
+    *,
+    max_rows: int,
+) -> dict[str, Reference]:
+    """The keys of each small table a single-column foreign key of `resource` refers to.
+
+    A composite key, a referenced table over `max_rows` rows or a column whose type differs
+    from the one it refers to is left out: its values are then not checked against the keys.
+    """
+    schema = _resource_descriptor(release, resource).get("schema") or {}
+    types = {f.name: f.type for f in fields}
+    found: dict[str, Reference] = {}
+    for key in schema.get("foreignKeys") or []:
+        columns, target = key.get("fields"), key.get("reference") or {}
+        targets, other = target.get("fields"), target.get("resource") or resource
+        columns = [columns] if isinstance(columns, str) else columns
+        targets = [targets] if isinstance(targets, str) else targets
+        if not (columns and targets and len(columns) == len(targets) == 1):
+            continue
+        if other not in release.tables or columns[0] not in types:
+            continue
+        spec = _table_spec(connection, release, other, reference_max_rows=0)
+        target_field = spec.field(targets[0])
+        if spec.row_count > max_rows or target_field is None:
+            continue
+        if target_field.type != types[columns[0]]:
+            continue
+        column = spec.table.c[targets[0]]
+        values = connection.execute(sa.select(column).distinct()).scalars()
+        found[columns[0]] = Reference(other, targets[0], frozenset(values))
+    return found
+
+
+def _table_spec(
+    connection: sa.Connection, release: LoadedRelease, resource: str, *, reference_max_rows: int
+) -> TableSpec:
     resource_id = release.tables[resource]
     session = Session(bind=connection)
     row = session.exec(select(Resource).where(Resource.id == resource_id)).one()
@@ -185,6 +231,9 @@ def _table_spec(connection: sa.Connection, release: LoadedRelease, resource: str
         row_count=row.row_count,
         title=row.title,
         description=row.description,
+        references=_references(connection, release, resource, fields, max_rows=reference_max_rows)
+        if reference_max_rows
+        else {},
     )
 
 
@@ -195,8 +244,9 @@ class Catalog:
     so every worker sees a committed load on its very next request.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, reference_max_rows: int = 1000) -> None:
         self.engine = engine
+        self.reference_max_rows = reference_max_rows
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
 
@@ -231,6 +281,8 @@ class Catalog:
 
         def build() -> TableSpec:
             with self.engine.connect() as connection:
-                return _table_spec(connection, release, resource)
+                return _table_spec(
+                    connection, release, resource, reference_max_rows=self.reference_max_rows
+                )
 
         return snapshot.table_spec(release.tables[resource], build)

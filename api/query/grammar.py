@@ -19,6 +19,7 @@ import orjson
 from api.errors import BadQuery, NotFound, ParamError, quoted
 from api.fieldtypes import JSON_TYPES, SORTABLE_TYPES, type_of
 from api.model import FieldSpec, TableSpec
+from api.query.constraints import bound_problems, rules_of, value_problems
 from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor
 from api.query.decode import Undecodable, load_json, stored_or_problem, text_problem, whole_number
 from api.query.operators import CONTROLS, OPERATORS, Operator, operators_for
@@ -73,6 +74,13 @@ class _Problem(Exception):
         self.found = [(code, message)]
 
     @classmethod
+    def of(cls, found: Sequence[tuple[str, str]]) -> _Problem:
+        """Return one problem that carries every (code, message) pair in `found`."""
+        problem = cls(*found[0])
+        problem.found = list(found)
+        return problem
+
+    @classmethod
     def joined(cls, problems: Sequence[_Problem]) -> _Problem:
         """Return one problem that carries every problem in `problems`."""
         joined = cls(*problems[0].found[0])
@@ -102,7 +110,7 @@ class _Reader:
 
     def __init__(self, spec: TableSpec) -> None:
         self.spec = spec
-        self._readers: dict[str, Callable[[Any], Any]] = {}
+        self._keys: dict[str, str] = {}
 
     def field(self, name: str) -> FieldSpec:
         field = self.spec.field(name)
@@ -110,18 +118,24 @@ class _Reader:
             raise _unknown_column(self.spec, name)
         return field
 
-    def read(self, field: FieldSpec, text: str, *, enum: bool) -> Any:
-        """Return `text` read as a value of `field`, in stored form."""
-        if field.name not in self._readers:
+    def key(self, field: FieldSpec) -> str:
+        """The field's descriptor as canonical JSON: what its reader and rules are cached by."""
+        if field.name not in self._keys:
             descriptor = dict(field.descriptor) or {
                 "name": field.name,
                 "type": field.type,
                 **({"format": field.format} if field.format else {}),
                 **({"constraints": dict(field.constraints)} if field.constraints else {}),
             }
-            key = orjson.dumps(descriptor, option=orjson.OPT_SORT_KEYS).decode()
-            self._readers[field.name] = _value_reader(key)
-        reader = self._readers[field.name]
+            self._keys[field.name] = orjson.dumps(descriptor, option=orjson.OPT_SORT_KEYS).decode()
+        return self._keys[field.name]
+
+    def read(self, field: FieldSpec, text: str, *, possible: bool) -> Any:
+        """Return `text` read as a value of `field`, in stored form.
+
+        :param possible: refuse a value that no row can hold (see `api.query.constraints`).
+        """
+        reader = _value_reader(self.key(field))
         if not text:
             raise _Problem(
                 "invalid-value",
@@ -151,14 +165,10 @@ class _Reader:
                 "invalid-value",
                 f"{quoted(text)} is not a usable value for column {quoted(field.name)}: {reason}.",
             )
-        allowed = field.enum
-        if enum and allowed is not None and value not in [reader(a) for a in allowed]:
-            listed = ", ".join(str(a) for a in allowed)
-            raise _Problem(
-                "not-in-enum",
-                f"{quoted(text)} is not an allowed value of column {quoted(field.name)}; "
-                f"the allowed values are: {listed}.",
-            )
+        if possible:
+            found = value_problems(self.spec, field, rules_of(self.key(field)), stored, text)
+            if found:
+                raise _Problem.of(found)
         return stored
 
 
@@ -192,10 +202,16 @@ class _Parser(_Reader):
                 raise _Problem("invalid-value", f"{quoted(text)} cannot be searched for: {reason}.")
             return text
         if op.kind == "single":
-            return self.read(field, text, enum=op.enum_checked)
-        if op.kind == "range":
-            return self.bounds(field, text)
-        return self.members(field, text, enum=op.enum_checked)
+            value = self.read(field, text, possible=op.checked == "value")
+        elif op.kind == "range":
+            value = self.bounds(field, text)
+        else:
+            return self.members(field, text, possible=op.checked == "value")
+        if op.checked == "bound":
+            found = bound_problems(field, rules_of(self.key(field)), op.key, value)
+            if found:
+                raise _Problem.of(found)
+        return value
 
     def bounds(self, field: FieldSpec, text: str) -> tuple[Any, Any]:
         if text.count("..") != 1 or text == "..":
@@ -204,20 +220,20 @@ class _Parser(_Reader):
                 f"Write a range as low..high, either end optional; got {quoted(text)}.",
             )
         low_text, _, high_text = text.partition("..")
-        low = self.read(field, low_text, enum=False) if low_text else None
-        high = self.read(field, high_text, enum=False) if high_text else None
+        low = self.read(field, low_text, possible=False) if low_text else None
+        high = self.read(field, high_text, possible=False) if high_text else None
         if low is not None and high is not None and low > high:
             raise _Problem(
                 "invalid-value", f"The range {quoted(text)} is empty: its low end is higher."
             )
         return low, high
 
-    def members(self, field: FieldSpec, text: str, *, enum: bool) -> tuple[Any, ...]:
+    def members(self, field: FieldSpec, text: str, *, possible: bool) -> tuple[Any, ...]:
         """Read every member of a list; raise one problem naming each bad member."""
         values, problems = [], []
         for item in _list_items(text):
             try:
-                values.append(self.read(field, item, enum=enum))
+                values.append(self.read(field, item, possible=possible))
             except _Problem as problem:
                 problems.append(problem)
         if problems:
@@ -339,11 +355,11 @@ def _parse_columns(parser: _Parser, chosen: list[str], dropped: list[str]) -> tu
 
 
 def _parse_size(text: str, max_size: int) -> int:
-    size = whole_number(text, low=1, high=max_size)
+    size = whole_number(text, low=0, high=max_size)
     if size is not None:
         return size
     raise _Problem(
-        "invalid-size", f"_size must be a whole number from 1 to {max_size}; got {quoted(text)}."
+        "invalid-size", f"_size must be a whole number from 0 to {max_size}; got {quoted(text)}."
     )
 
 
@@ -473,7 +489,7 @@ def parse_key(spec: TableSpec, raw: str) -> tuple[Any, ...]:
     reader = _Reader(spec)
     try:
         return tuple(
-            reader.read(reader.field(name), part, enum=True)
+            reader.read(reader.field(name), part, possible=False)
             for name, part in zip(spec.primary_key, parts, strict=True)
         )
     except _Problem:

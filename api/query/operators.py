@@ -17,6 +17,10 @@ from sqlalchemy.sql.functions import FunctionElement
 from api.fieldtypes import ALL_TYPES, ORDERED_TYPES, SCALAR_TYPES, TEXT_TYPES
 
 ValueKind = Literal["single", "list", "range", "flag", "text"]
+# How the column's constraints restrict a filter's value (see `api.query.constraints`):
+# `value`, each value must be one a row can hold; `bound`, each bound must fit the column's
+# pattern and the range must meet the values the column allows; None, nothing is refused.
+Checked = Literal["value", "bound"] | None
 Clause = Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]
 
 
@@ -51,7 +55,7 @@ class Operator:
     types: frozenset[str]
     kind: ValueKind
     clause: Clause
-    enum_checked: bool = False
+    checked: Checked = None
 
 
 @dataclass(frozen=True)
@@ -80,23 +84,25 @@ def _between(column: sa.ColumnElement[Any], bounds: tuple[Any, Any]) -> sa.Colum
 MISSING_MATCH = "Rows where the value is missing match too."
 OPERATORS: dict[str, Operator] = {op.key: op for op in (
     Operator("exact", "Equal to the value (`col=v` is the same).", SCALAR_TYPES, "single",
-             lambda c, v: c == v, enum_checked=True),
+             lambda c, v: c == v, checked="value"),
     Operator("not", f"Not equal to the value. {MISSING_MATCH}", SCALAR_TYPES, "single",
-             lambda c, v: c.is_distinct_from(v), enum_checked=True),
-    Operator("gt", "Greater than the value.", ORDERED_TYPES, "single", lambda c, v: c > v),
+             lambda c, v: c.is_distinct_from(v)),
+    Operator("gt", "Greater than the value.", ORDERED_TYPES, "single", lambda c, v: c > v,
+             checked="bound"),
     Operator("gte", "Greater than or equal to the value.", ORDERED_TYPES, "single",
-             lambda c, v: c >= v),
-    Operator("lt", "Less than the value.", ORDERED_TYPES, "single", lambda c, v: c < v),
+             lambda c, v: c >= v, checked="bound"),
+    Operator("lt", "Less than the value.", ORDERED_TYPES, "single", lambda c, v: c < v,
+             checked="bound"),
     Operator("lte", "Less than or equal to the value.", ORDERED_TYPES, "single",
-             lambda c, v: c <= v),
+             lambda c, v: c <= v, checked="bound"),
     Operator("between", "Between two values, both included, written `a..b`; either end may be "
-             "left out (`a..` or `..b`).", ORDERED_TYPES, "range", _between),
+             "left out (`a..` or `..b`).", ORDERED_TYPES, "range", _between, checked="bound"),
     Operator("in", "Equal to one of a comma-separated list of values; write a JSON array "
              "(`[\"a,b\",\"c\"]`) when a value holds a comma.", SCALAR_TYPES, "list",
-             lambda c, v: c.in_(v), enum_checked=True),
+             lambda c, v: c.in_(v), checked="value"),
     Operator("notin", "Equal to none of a comma-separated list of values (or a JSON array). "
              f"{MISSING_MATCH}", SCALAR_TYPES, "list",
-             lambda c, v: sa.or_(c.not_in(v), c.is_(None)), enum_checked=True),
+             lambda c, v: sa.or_(c.not_in(v), c.is_(None))),
     Operator("contains", "Contains the text; case matters.", TEXT_TYPES, "text",
              lambda c, v: sa.func.replace(c, v, "") != c),
     Operator("icontains", "Contains the text, ignoring case.", TEXT_TYPES, "text",
@@ -119,7 +125,7 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
             "order.", True),
     Control("_nocol", "Leave out these columns (comma-separated and/or repeated).", True),
     Control("_size", "JSON pages only: rows per page, {default_size} by default, at most "
-            "{max_size}.", formats=JSON_ONLY),
+            "{max_size}; `0` returns no rows, only the count and facets.", formats=JSON_ONLY),
     Control("_next", "The cursor of the next page, as given in `next_url`; opaque."),
     Control("_count", "JSON pages only: `exact` (the default) returns the number of matching "
             "rows; `none` skips counting.", formats=JSON_ONLY),

@@ -58,20 +58,22 @@ def _camel(text: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", text) if part)
 
 
-def value_schema(field: FieldSpec) -> dict[str, Any]:
-    """JSON Schema of one stored value of a field (nullable unless required)."""
-    schema = dict(type_of(field.type).json_schema)
+CONSTRAINT_KEYWORDS = ("minimum", "maximum", "pattern", "minLength", "maxLength")
+
+
+def _constrained(schema: dict[str, Any], field: FieldSpec) -> dict[str, Any]:
+    """`schema` with the field's enum and the constraints JSON Schema spells the same way."""
     if field.enum is not None:
         schema["enum"] = field.enum
-    for key, target in (
-        ("minimum", "minimum"),
-        ("maximum", "maximum"),
-        ("pattern", "pattern"),
-        ("minLength", "minLength"),
-        ("maxLength", "maxLength"),
-    ):
+    for key in CONSTRAINT_KEYWORDS:
         if key in field.constraints and key not in schema:
-            schema[target] = field.constraints[key]
+            schema[key] = field.constraints[key]
+    return schema
+
+
+def value_schema(field: FieldSpec) -> dict[str, Any]:
+    """JSON Schema of one stored value of a field (nullable unless required)."""
+    schema = _constrained(dict(type_of(field.type).json_schema), field)
     if field.title:
         schema["title"] = field.title
     if field.description:
@@ -130,10 +132,8 @@ def _filter_parameters(field: FieldSpec) -> list[dict[str, Any]]:
 
 
 def _scalar(field: FieldSpec) -> dict[str, Any]:
-    schema = dict(type_of(field.type).json_schema or {"type": "string"})  # a value as text
-    if field.enum is not None:
-        schema["enum"] = field.enum
-    return schema
+    # A value as text; one breaking a constraint is refused, so the schema says so.
+    return _constrained(dict(type_of(field.type).json_schema or {"type": "string"}), field)
 
 
 def resource_operation(
