@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.db.releases import LoadedRelease
-from api.deps import LinksDep, ReleaseDep, SettingsDep, SnapshotDep
+from api.deps import LinksDep, SnapshotDep
 from api.metadata.datapackage import release_descriptor
 from api.metadata.urls import API_PREFIX, Links
 from api.render.rows import dump_json
-from api.routes.caching import conditional
+from api.routes.release_request import ReleaseRequestDep
 
 router = APIRouter(prefix=API_PREFIX, tags=["datasets"])
 
@@ -95,23 +95,10 @@ async def show_dataset(package: str, snapshot: SnapshotDep, links: LinksDep) -> 
 
 @router.get("/{package}/{version}/datapackage.json", summary="Release descriptor")
 async def release_datapackage(
-    request: Request,
-    version: str,
-    release: ReleaseDep,
-    snapshot: SnapshotDep,
-    settings: SettingsDep,
-    links: LinksDep,
+    asked: ReleaseRequestDep,
 ) -> Response:
     """The release's Data Package descriptor, with absolute URLs."""
-    headers, cached = conditional(
-        request,
-        release=release,
-        requested=version,
-        snapshot=snapshot,
-        settings=settings,
-        links=links,
-    )
-    if cached is not None:
-        return cached
-    body = release_descriptor(release.info, links=links)
-    return Response(dump_json(body), media_type="application/json", headers=headers)
+    if asked.not_modified is not None:
+        return asked.not_modified
+    body = release_descriptor(asked.info, links=asked.links)
+    return Response(dump_json(body), media_type="application/json", headers=asked.headers)

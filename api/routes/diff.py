@@ -197,9 +197,8 @@ def _headers(
     request: Request, resolved: ResolvedDiff, query: DiffQuery, max_age: int, variant: str
 ) -> dict[str, str]:
     before, after = resolved.before, resolved.after
-    etag = etag_for(
-        after, request, after.info.version, variant=f"diff:{before.content_hash}:{variant}"
-    )
+    path, query_string = request.url.path, request.url.query
+    etag = etag_for(after, path, query_string, variant=f"diff:{before.content_hash}:{variant}")
     pinned = "latest" not in (query.from_version, query.to_version)
     return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
 
