@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from api.query.operators import CONTROLS, OPERATORS
 from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
@@ -25,8 +26,6 @@ PINNED = f"/v1/datasets/{FLAGSHIP}/{LATEST}"
 IMMUTABLE = "public, max-age=31536000, immutable"
 PROBLEM_JSON = "application/problem+json"
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
-
-
 
 
 @cache
@@ -524,6 +523,18 @@ async def test_openapi_page_schema_names_every_key_of_a_page(
     page_schema = _resolve(openapi, content["schema"]["$ref"])
     body = (await client.get(f"{PINNED}/figures?_facet=sex&_size=1")).json()
     assert set(body) == set(page_schema["properties"])
+
+
+async def test_a_page_is_valid_against_its_openapi_schema(
+    client: httpx.AsyncClient, openapi: dict[str, Any]
+) -> None:
+    operation = openapi["paths"][f"/v1/datasets/{FLAGSHIP}/{{version}}/figures"]["get"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    schema = {"$ref": ref, "components": openapi["components"]}
+    for query in ("_facet=sex&_size=2", "_size=1&_count=none"):
+        body = (await client.get(f"{PINNED}/figures?{query}")).json()
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(body)]
+        assert errors == [], query
 
 
 @pytest.mark.parametrize("resource", [r["name"] for r in descriptor(LATEST)["resources"]])

@@ -11,8 +11,8 @@ from api.db.releases import LoadedRelease
 from api.deps import LinksDep, SnapshotDep
 from api.metadata.datapackage import release_descriptor
 from api.metadata.urls import API_PREFIX, Links
-from api.render.rows import dump_json
 from api.routes.release_request import ReleaseRequestDep
+from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["datasets"])
 
@@ -57,9 +57,7 @@ async def list_datasets(snapshot: SnapshotDep, links: LinksDep) -> Response:
                 "latest_url": links.release(name, latest.version),
             }
         )
-    return Response(
-        dump_json({"datasets": items, "count": len(items)}), media_type="application/json"
-    )
+    return JSONResponse({"datasets": items, "count": len(items)})
 
 
 @router.get("/{package}", summary="Show a package and its releases")
@@ -90,7 +88,7 @@ async def show_dataset(package: str, snapshot: SnapshotDep, links: LinksDep) -> 
             "page": links.page(package),
         },
     }
-    return Response(dump_json(body), media_type="application/json")
+    return JSONResponse(body)
 
 
 @router.get("/{package}/{version}/datapackage.json", summary="Release descriptor")
@@ -101,4 +99,4 @@ async def release_datapackage(
     if asked.not_modified is not None:
         return asked.not_modified
     body = release_descriptor(asked.info, links=asked.links)
-    return Response(dump_json(body), media_type="application/json", headers=asked.headers)
+    return JSONResponse(body, headers=asked.headers)

@@ -21,8 +21,9 @@ from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_r
 from api.errors import BadQuery, NotFound, ParamError, plain, quoted
 from api.metadata.urls import API_PREFIX
 from api.query.decode import whole_number
-from api.render.rows import MEDIA_TYPES, dump_json, iter_csv
+from api.render.rows import MEDIA_TYPES, iter_csv
 from api.routes.caching import IMMUTABLE, etag_for, not_modified
+from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["diff"])
 
@@ -243,7 +244,7 @@ async def release_diff(
             "to": links.release(package, diff.to_version),
         },
     }
-    return Response(dump_json(body), media_type="application/json", headers=headers)
+    return JSONResponse(body, headers=headers)
 
 
 def _not_compared(item: ResourceDiff, diff: ReleaseDiff) -> BadQuery:

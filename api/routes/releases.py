@@ -13,8 +13,8 @@ from api.db.files import iter_resource_file, read_validation_report
 from api.metadata.citation import citation_format, render_citation
 from api.metadata.urls import API_PREFIX
 from api.render.archive import iter_release_zip, readme_text
-from api.render.rows import dump_json
 from api.routes.release_request import ReleaseRequestDep
+from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["releases"])
 
@@ -26,7 +26,7 @@ async def validation_report(asked: ReleaseRequestDep) -> Response:
         return asked.not_modified
     engine = asked.serving.engine
     report = await run_in_threadpool(read_validation_report, engine, asked.release.id)
-    return Response(dump_json(report), media_type="application/json", headers=asked.headers)
+    return JSONResponse(report, headers=asked.headers)
 
 
 @router.get("/{package}/{version}.zip", summary="Release as a Frictionless zip")

@@ -7,8 +7,7 @@ from typing import Any
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
 from api.render.rows import dump_json
-
-PROBLEM_JSON = "application/problem+json"
+from api.web.problem import PROBLEM_JSON
 
 
 class JSONResponse(StarletteJSONResponse):

@@ -14,6 +14,7 @@ from api.db.rows import RowReader
 from api.errors import ExportTooLarge
 from api.metadata.citation import plain_citation
 from api.query import RowQuery
+from api.render.page import RowsPage
 from api.render.rows import MEDIA_TYPES, iter_ndjson, iter_stored_csv
 from api.render.xlsx import xlsx_bytes
 from api.routes.responses import JSONResponse
@@ -39,7 +40,7 @@ async def render_json(rows: RowsRequest) -> Response:
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "_next"]
         next_url = links.at(asked.pinned, [*params, ("_next", next_token)])
         headers["Link"] += f', <{next_url}>; rel="next"'
-    body: dict[str, Any] = {
+    body: RowsPage = {
         "package": spec.package,
         "version": spec.version,
         "resource": spec.resource,
