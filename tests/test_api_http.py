@@ -525,6 +525,21 @@ async def test_openapi_page_schema_names_every_key_of_a_page(
     assert set(body) == set(page_schema["properties"])
 
 
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [
+        ("/v1/datasets/{package}/diff", ["package", "from", "to", "resource", "_size", "_next"]),
+        ("/v1/datasets/{package}/diff.csv", ["package", "from", "to", "resource"]),
+    ],
+)
+async def test_openapi_lists_the_parameters_a_diff_reads(
+    openapi: dict[str, Any], path: str, names: list[str]
+) -> None:
+    parameters = openapi["paths"][path]["get"]["parameters"]
+    assert [p["name"] for p in parameters] == names
+    assert all(p["description"] for p in parameters if p["in"] == "query")
+
+
 async def test_a_page_is_valid_against_its_openapi_schema(
     client: httpx.AsyncClient, openapi: dict[str, Any]
 ) -> None:
