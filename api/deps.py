@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 
 from api.config import Settings
-from api.db.releases import Catalog, LoadedRelease, Snapshot
+from api.db.releases import Catalog, Snapshot
 from api.metadata.urls import Links
 
 
@@ -58,14 +58,6 @@ async def get_snapshot(catalog: CatalogDep) -> Snapshot:
 
 
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
-
-
-async def get_release(package: str, version: str, snapshot: SnapshotDep) -> LoadedRelease:
-    """The release named by the path (`latest` resolved), or NotFound."""
-    return snapshot.release(package, version)
-
-
-ReleaseDep = Annotated[LoadedRelease, Depends(get_release)]
 
 
 @dataclass(frozen=True)

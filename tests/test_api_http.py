@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from api.query.operators import CONTROLS, OPERATORS
 from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
@@ -25,8 +26,6 @@ PINNED = f"/v1/datasets/{FLAGSHIP}/{LATEST}"
 IMMUTABLE = "public, max-age=31536000, immutable"
 PROBLEM_JSON = "application/problem+json"
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
-
-
 
 
 @cache
@@ -524,6 +523,33 @@ async def test_openapi_page_schema_names_every_key_of_a_page(
     page_schema = _resolve(openapi, content["schema"]["$ref"])
     body = (await client.get(f"{PINNED}/figures?_facet=sex&_size=1")).json()
     assert set(body) == set(page_schema["properties"])
+
+
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [
+        ("/v1/datasets/{package}/diff", ["package", "from", "to", "resource", "_size", "_next"]),
+        ("/v1/datasets/{package}/diff.csv", ["package", "from", "to", "resource"]),
+    ],
+)
+async def test_openapi_lists_the_parameters_a_diff_reads(
+    openapi: dict[str, Any], path: str, names: list[str]
+) -> None:
+    parameters = openapi["paths"][path]["get"]["parameters"]
+    assert [p["name"] for p in parameters] == names
+    assert all(p["description"] for p in parameters if p["in"] == "query")
+
+
+async def test_a_page_is_valid_against_its_openapi_schema(
+    client: httpx.AsyncClient, openapi: dict[str, Any]
+) -> None:
+    operation = openapi["paths"][f"/v1/datasets/{FLAGSHIP}/{{version}}/figures"]["get"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    schema = {"$ref": ref, "components": openapi["components"]}
+    for query in ("_facet=sex&_size=2", "_size=1&_count=none"):
+        body = (await client.get(f"{PINNED}/figures?{query}")).json()
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(body)]
+        assert errors == [], query
 
 
 @pytest.mark.parametrize("resource", [r["name"] for r in descriptor(LATEST)["resources"]])

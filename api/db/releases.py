@@ -271,11 +271,16 @@ class Catalog:
             `latest` means the same release for both even if a load lands in between.
         """
         snapshot = snapshot or self.snapshot()
-        release = snapshot.release(package, version)
+        return self.resource_spec(snapshot.release(package, version), resource, snapshot=snapshot)
+
+    def resource_spec(
+        self, release: LoadedRelease, resource: str, *, snapshot: Snapshot
+    ) -> TableSpec:
+        """The queryable table of a resource of an already resolved release, or NotFound."""
         if resource not in release.tables:
-            names = ", ".join(release.tables)
+            names, info = ", ".join(release.tables), release.info
             raise NotFound(
-                f"release {package} {release.info.version} has no resource {quoted(resource)}"
+                f"release {info.package} {info.version} has no resource {quoted(resource)}"
                 f" (resources: {names})"
             )
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from prometheus_client import (
@@ -27,9 +27,12 @@ from prometheus_client import (
     write_to_textfile,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import Scope, Send
 
 T = TypeVar("T")
+# The ASGI shapes (as starlette.types spells them), so that the database layer, which counts
+# query timeouts here, imports no HTTP framework.
+Scope = MutableMapping[str, Any]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 METRICS_PATH = "/metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch to multiprocess mode

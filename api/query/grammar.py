@@ -20,8 +20,9 @@ from api.errors import BadQuery, NotFound, ParamError, quoted
 from api.fieldtypes import JSON_TYPES, SORTABLE_TYPES, type_of
 from api.model import FieldSpec, TableSpec
 from api.query.constraints import bound_problems, rules_of, value_problems
+from api.query.controls import duplicate_error, read_size
 from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor
-from api.query.decode import Undecodable, load_json, stored_or_problem, text_problem, whole_number
+from api.query.decode import Undecodable, load_json, stored_or_problem, text_problem
 from api.query.operators import CONTROLS, OPERATORS, Operator, operators_for
 
 
@@ -354,15 +355,6 @@ def _parse_columns(parser: _Parser, chosen: list[str], dropped: list[str]) -> tu
     return columns
 
 
-def _parse_size(text: str, max_size: int) -> int:
-    size = whole_number(text, low=0, high=max_size)
-    if size is not None:
-        return size
-    raise _Problem(
-        "invalid-size", f"_size must be a whole number from 0 to {max_size}; got {quoted(text)}."
-    )
-
-
 def _parse_facets(parser: _Parser, values: list[str], max_facets: int) -> tuple[str, ...]:
     facets = []
     names = dict.fromkeys(parser.names("_facet", values))
@@ -436,16 +428,11 @@ def parse_row_query(
                 ),
             )
         if len(given[key]) > 1 and not control.repeatable:
-            parser.record(
-                key,
-                _Problem(
-                    "duplicate-parameter", f"{key} is given {len(given[key])} times; give it once."
-                ),
-            )
+            parser.errors.append(duplicate_error(key, len(given[key])))
     sort = _parse_sort(parser, given["_sort"])
     sort_ok = not any(e.param == "_sort" for e in parser.errors)
     singles: dict[str, tuple[Callable[[str], Any], Any]] = {
-        "_size": (lambda text: _parse_size(text, max_size), default_size),
+        "_size": (lambda text: read_size(text, max_size=max_size, low=0), default_size),
         "_count": (_choice("_count", COUNT_MODES), True),
         "_bom": (_choice("_bom", FLAGS), False),
         "_delimiter": (_choice("_delimiter", DELIMITERS), ","),

@@ -24,14 +24,12 @@ def pinned_path(request: Request, requested: str, concrete: str) -> str:
     )
 
 
-def etag_for(release: LoadedRelease, request: Request, requested: str, variant: str = "") -> str:
+def etag_for(release: LoadedRelease, pinned: str, query: str, variant: str = "") -> str:
     """A strong ETag: the same pinned URL always returns the same bytes.
 
     The query string counts as given: bodies echo it in its own order (filters, `next_url`).
     """
-    query = request.url.query
-    path = pinned_path(request, requested, release.info.version)
-    source = f"{release.content_hash}|{path}|{query}|{variant}"
+    source = f"{release.content_hash}|{pinned}|{query}|{variant}"
     return '"' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
 
 
@@ -40,6 +38,7 @@ def release_headers(
     *,
     release: LoadedRelease,
     requested: str,
+    pinned: str,
     snapshot: Snapshot,
     settings: Settings,
     links: Links,
@@ -57,7 +56,7 @@ def release_headers(
     headers = {"ETag": etag, "X-Dataset-Version": info.version}
     if requested == "latest":
         headers["Cache-Control"] = f"public, max-age={settings.latest_max_age}"
-        location = pinned_path(request, requested, info.version)
+        location = pinned
         if request.url.query:
             location += f"?{request.url.query}"
         headers["Content-Location"] = location
@@ -88,32 +87,3 @@ def not_modified(request: Request, etag: str, headers: dict[str, str]) -> Respon
     if etag in tags or "*" in tags:
         return Response(status_code=304, headers=headers)
     return None
-
-
-def conditional(
-    request: Request,
-    *,
-    release: LoadedRelease,
-    requested: str,
-    snapshot: Snapshot,
-    settings: Settings,
-    links: Links,
-    variant: str = "",
-) -> tuple[dict[str, str], Response | None]:
-    """Headers for a response about a release, and the 304 to send instead when it is cached.
-
-    :param variant: the representation chosen by negotiation (it gets its own ETag and `Vary`).
-    """
-    etag = etag_for(release, request, requested, variant)
-    headers = release_headers(
-        request,
-        release=release,
-        requested=requested,
-        snapshot=snapshot,
-        settings=settings,
-        links=links,
-        etag=etag,
-    )
-    if variant:
-        headers["Vary"] = "Accept"
-    return headers, not_modified(request, etag, headers)

@@ -24,7 +24,7 @@ from api.metadata.ckan import (
 )
 from api.metadata.ckan_search import search_packages
 from api.metadata.urls import Links
-from api.render.rows import dump_json
+from api.routes.responses import JSONResponse
 
 router = APIRouter(tags=["ckan"], include_in_schema=False)
 CKAN_VERSION = "2.10.4"
@@ -149,10 +149,10 @@ async def ckan_action(
     if handler is None:
         error = {"__type": "Bad request", "message": f"Action name not known: {plain(action)}"}
         body = error_envelope(action, error, links=links)
-        return Response(dump_json(body), status_code=400, media_type="application/json")
+        return JSONResponse(body, status_code=400)
     try:
         result = handler(await _params(request), _dicts(snapshot, links))
     except CkanError as exc:
         body = error_envelope(action, exc.error, links=links)
-        return Response(dump_json(body), status_code=exc.status, media_type="application/json")
-    return Response(dump_json(envelope(action, result, links=links)), media_type="application/json")
+        return JSONResponse(body, status_code=exc.status)
+    return JSONResponse(envelope(action, result, links=links))

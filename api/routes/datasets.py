@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.db.releases import LoadedRelease
-from api.deps import LinksDep, ReleaseDep, SettingsDep, SnapshotDep
+from api.deps import LinksDep, SnapshotDep
 from api.metadata.datapackage import release_descriptor
 from api.metadata.urls import API_PREFIX, Links
-from api.render.rows import dump_json
-from api.routes.caching import conditional
+from api.routes.release_request import ReleaseRequestDep
+from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["datasets"])
 
@@ -57,9 +57,7 @@ async def list_datasets(snapshot: SnapshotDep, links: LinksDep) -> Response:
                 "latest_url": links.release(name, latest.version),
             }
         )
-    return Response(
-        dump_json({"datasets": items, "count": len(items)}), media_type="application/json"
-    )
+    return JSONResponse({"datasets": items, "count": len(items)})
 
 
 @router.get("/{package}", summary="Show a package and its releases")
@@ -90,28 +88,15 @@ async def show_dataset(package: str, snapshot: SnapshotDep, links: LinksDep) -> 
             "page": links.page(package),
         },
     }
-    return Response(dump_json(body), media_type="application/json")
+    return JSONResponse(body)
 
 
 @router.get("/{package}/{version}/datapackage.json", summary="Release descriptor")
 async def release_datapackage(
-    request: Request,
-    version: str,
-    release: ReleaseDep,
-    snapshot: SnapshotDep,
-    settings: SettingsDep,
-    links: LinksDep,
+    asked: ReleaseRequestDep,
 ) -> Response:
     """The release's Data Package descriptor, with absolute URLs."""
-    headers, cached = conditional(
-        request,
-        release=release,
-        requested=version,
-        snapshot=snapshot,
-        settings=settings,
-        links=links,
-    )
-    if cached is not None:
-        return cached
-    body = release_descriptor(release.info, links=links)
-    return Response(dump_json(body), media_type="application/json", headers=headers)
+    if asked.not_modified is not None:
+        return asked.not_modified
+    body = release_descriptor(asked.info, links=asked.links)
+    return JSONResponse(body, headers=asked.headers)

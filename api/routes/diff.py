@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
@@ -18,17 +18,27 @@ from api.db.diffsource import LoadedDiffs
 from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
 from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
-from api.errors import BadQuery, NotFound, ParamError, plain, quoted
+from api.errors import BadQuery, NotFound, ParamError, quoted
 from api.metadata.urls import API_PREFIX
-from api.query.decode import whole_number
-from api.render.rows import MEDIA_TYPES, dump_json, iter_csv
+from api.query.controls import read_controls, read_size
+from api.query.operators import Control
+from api.render.rows import MEDIA_TYPES, iter_csv
 from api.routes.caching import IMMUTABLE, etag_for, not_modified
+from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["diff"])
 
-JSON_PARAMS = ("from", "to", "resource", "_size", "_next")
-CSV_PARAMS = ("from", "to", "resource")
 VERSION_HELP = "A release version such as 1.0.0, or latest."
+# fmt: off
+CONTROLS: dict[str, Control] = {control.key: control for control in (
+    Control("from", VERSION_HELP),
+    Control("to", VERSION_HELP),
+    Control("resource", "Only this resource."),
+    Control("_size", "Changes per page."),
+    Control("_next", "Page cursor."),
+)}
+# fmt: on
+CSV_CONTROLS = {key: CONTROLS[key] for key in ("from", "to", "resource")}
 REQUIRED = {
     "from": "the older release, a version such as 1.0.0 or latest",
     "to": "the newer release, a version such as 1.1.0 or latest",
@@ -51,33 +61,18 @@ def read_diff_query(
     params: Sequence[tuple[str, str]], *, csv: bool, default_size: int, max_size: int
 ) -> DiffQuery:
     """Read a diff query string; raise BadQuery listing every problem in it."""
-    allowed = CSV_PARAMS if csv else JSON_PARAMS
-    kind = "a CSV diff" if csv else "a diff"
-    errors: list[ParamError] = []
-    given: dict[str, list[str]] = {}
-    for key, value in params:
-        if key in allowed:
-            given.setdefault(key, []).append(value)
-        else:
-            message = f"{plain(key)} is not a parameter of {kind}; they are: {', '.join(allowed)}."
-            errors.append(ParamError(key, "unknown-parameter", message))
-    for key, values in given.items():
-        if len(values) > 1:
-            message = f"{key} is given {len(values)} times; give it once."
-            errors.append(ParamError(key, "duplicate-parameter", message))
+    controls = CSV_CONTROLS if csv else CONTROLS
+    given, errors = read_controls(params, controls, kind="a CSV diff" if csv else "a diff")
     for key in ("from", "to", "resource") if csv else ("from", "to"):
         if not given.get(key, [""])[0]:
             message = f"{key} is required: {REQUIRED[key]}."
             errors.append(ParamError(key, "missing-parameter", message))
     size = default_size
     if "_size" in given:
-        text = given["_size"][0]
-        number = whole_number(text, low=1, high=max_size)
-        if number is not None:
-            size = number
-        else:
-            message = f"_size must be a whole number from 1 to {max_size}; got {quoted(text)}."
-            errors.append(ParamError("_size", "invalid-size", message))
+        try:
+            size = read_size(given["_size"][0], max_size=max_size)
+        except BadQuery as problem:
+            errors.extend(problem.errors)
     if errors:
         raise BadQuery(errors)
     return DiffQuery(
@@ -89,44 +84,39 @@ def read_diff_query(
     )
 
 
-def _query(request: Request, settings: SettingsDep, *, csv: bool) -> DiffQuery:
+def _documented(controls: Mapping[str, Control]) -> dict[str, Any]:
+    """The OpenAPI parameters of a query string read by `read_controls`, for `openapi_extra`."""
+    parameters = [
+        {
+            "name": control.key,
+            "in": "query",
+            "required": False,
+            "description": control.description,
+            "schema": {"type": "string"},
+        }
+        for control in controls.values()
+    ]
+    return {"parameters": parameters}
+
+
+async def get_diff_query(request: Request, settings: SettingsDep) -> DiffQuery:
+    """The query of a JSON diff."""
     return read_diff_query(
         request.query_params.multi_items(),
-        csv=csv,
+        csv=False,
         default_size=settings.default_page_size,
         max_size=settings.max_page_size,
     )
 
 
-FromParam = Annotated[str | None, Query(alias="from", description=VERSION_HELP)]
-ToParam = Annotated[str | None, Query(description=VERSION_HELP)]
-ResourceParam = Annotated[str | None, Query(description="Only this resource.")]
-
-
-def get_diff_query(
-    request: Request,
-    settings: SettingsDep,
-    from_: FromParam = None,
-    to: ToParam = None,
-    resource: ResourceParam = None,
-    size: Annotated[str | None, Query(alias="_size", description="Changes per page.")] = None,
-    cursor: Annotated[str | None, Query(alias="_next", description="Page cursor.")] = None,
-) -> DiffQuery:
-    """The query of a JSON diff."""
-    del from_, to, resource, size, cursor  # declared for the API docs; read with checks below
-    return _query(request, settings, csv=False)
-
-
-def get_csv_diff_query(
-    request: Request,
-    settings: SettingsDep,
-    from_: FromParam = None,
-    to: ToParam = None,
-    resource: ResourceParam = None,
-) -> DiffQuery:
+async def get_csv_diff_query(request: Request, settings: SettingsDep) -> DiffQuery:
     """The query of a CSV diff: one resource, every change."""
-    del from_, to, resource  # declared for the API docs; read with checks below
-    return _query(request, settings, csv=True)
+    return read_diff_query(
+        request.query_params.multi_items(),
+        csv=True,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
+    )
 
 
 DiffQueryDep = Annotated[DiffQuery, Depends(get_diff_query)]
@@ -197,14 +187,13 @@ def _headers(
     request: Request, resolved: ResolvedDiff, query: DiffQuery, max_age: int, variant: str
 ) -> dict[str, str]:
     before, after = resolved.before, resolved.after
-    etag = etag_for(
-        after, request, after.info.version, variant=f"diff:{before.content_hash}:{variant}"
-    )
+    path, query_string = request.url.path, request.url.query
+    etag = etag_for(after, path, query_string, variant=f"diff:{before.content_hash}:{variant}")
     pinned = "latest" not in (query.from_version, query.to_version)
     return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
 
 
-@router.get("/{package}/diff", summary="Diff two releases")
+@router.get("/{package}/diff", summary="Diff two releases", openapi_extra=_documented(CONTROLS))
 async def release_diff(
     request: Request,
     package: str,
@@ -244,7 +233,7 @@ async def release_diff(
             "to": links.release(package, diff.to_version),
         },
     }
-    return Response(dump_json(body), media_type="application/json", headers=headers)
+    return JSONResponse(body, headers=headers)
 
 
 def _not_compared(item: ResourceDiff, diff: ReleaseDiff) -> BadQuery:
@@ -259,7 +248,11 @@ def _not_compared(item: ResourceDiff, diff: ReleaseDiff) -> BadQuery:
     return BadQuery([ParamError("resource", "not-comparable", message)])
 
 
-@router.get("/{package}/diff.csv", summary="Diff one resource of two releases as CSV")
+@router.get(
+    "/{package}/diff.csv",
+    summary="Diff one resource of two releases as CSV",
+    openapi_extra=_documented(CSV_CONTROLS),
+)
 async def release_diff_csv(
     request: Request,
     query: CsvDiffQueryDep,

@@ -13,6 +13,7 @@ from api.fieldtypes import type_of
 from api.metadata.urls import PATHS
 from api.model import FieldSpec, TableSpec
 from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
+from api.render.page import page_schema as rows_page_schema
 from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -161,26 +162,7 @@ def resource_operation(
                 multi=control.repeatable,
             )
         )
-    page_schema = {
-        "type": "object",
-        "properties": {
-            "package": {"type": "string"},
-            "version": {"type": "string"},
-            "resource": {"type": "string"},
-            "licenses": {"type": "array"},
-            "filters": {"type": "array"},
-            "sort": {"type": "array"},
-            "columns": {"type": "array", "items": {"type": "string"}},
-            "total": {"type": ["integer", "null"]},
-            "size": {"type": "integer"},
-            "rows": {"type": "array", "items": {"$ref": f"#/components/schemas/{row_name}"}},
-            "next": {"type": ["string", "null"]},
-            "next_url": {"type": ["string", "null"]},
-            "facets": {"type": "object"},
-            "facets_truncated": {"type": "array", "items": {"type": "string"}},
-        },
-        "required": ["package", "version", "resource", "rows", "next", "next_url"],
-    }
+    page_schema = rows_page_schema(f"#/components/schemas/{row_name}")
     operation = {
         "tags": [spec.package],
         "summary": f"{spec.title or spec.resource} ({spec.resource})",

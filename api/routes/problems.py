@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import orjson
 import psycopg
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
@@ -23,9 +22,9 @@ from api.errors import (
     problem_types,
     quoted,
 )
+from api.routes.responses import JSONResponse, ProblemResponse
 from api.web.request_id import request_id_of
 
-PROBLEM_JSON = "application/problem+json"
 router = APIRouter(tags=["problems"], include_in_schema=False)
 
 
@@ -41,7 +40,7 @@ async def problem_type(code: str) -> Response:
         "status": kind.status,
         "description": " ".join((kind.__doc__ or "").split()),
     }
-    return Response(orjson.dumps(body), media_type="application/json")
+    return JSONResponse(body)
 
 
 def problem_response(
@@ -54,12 +53,7 @@ def problem_response(
     request_id = request_id_of(request.scope) if request is not None else None
     if request_id:
         body = {**body, "request_id": request_id}
-    return Response(
-        orjson.dumps(body),
-        status_code=int(body["status"]),
-        media_type=PROBLEM_JSON,
-        headers=headers,
-    )
+    return ProblemResponse(body, headers=headers)
 
 
 def _http_problem(status: int, detail: str, instance: str) -> dict[str, Any]:

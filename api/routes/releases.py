@@ -5,67 +5,37 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file, read_validation_report
-from api.deps import EngineDep, LinksDep, ReleaseDep, SettingsDep, SnapshotDep
 from api.metadata.citation import citation_format, render_citation
 from api.metadata.urls import API_PREFIX
 from api.render.archive import iter_release_zip, readme_text
-from api.render.rows import dump_json
-from api.routes.caching import conditional
+from api.routes.release_request import ReleaseRequestDep
+from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["releases"])
 
 
 @router.get("/{package}/{version}/validation.json", summary="Stored validation report")
-async def validation_report(
-    request: Request,
-    version: str,
-    release: ReleaseDep,
-    snapshot: SnapshotDep,
-    settings: SettingsDep,
-    links: LinksDep,
-    engine: EngineDep,
-) -> Response:
+async def validation_report(asked: ReleaseRequestDep) -> Response:
     """The frictionless report stored when the release was loaded, as it was."""
-    headers, cached = conditional(
-        request,
-        release=release,
-        requested=version,
-        snapshot=snapshot,
-        settings=settings,
-        links=links,
-    )
-    if cached is not None:
-        return cached
-    report = await run_in_threadpool(read_validation_report, engine, release.id)
-    return Response(dump_json(report), media_type="application/json", headers=headers)
+    if asked.not_modified is not None:
+        return asked.not_modified
+    engine = asked.serving.engine
+    report = await run_in_threadpool(read_validation_report, engine, asked.release.id)
+    return JSONResponse(report, headers=asked.headers)
 
 
 @router.get("/{package}/{version}.zip", summary="Release as a Frictionless zip")
-async def release_zip(
-    request: Request,
-    version: str,
-    release: ReleaseDep,
-    snapshot: SnapshotDep,
-    settings: SettingsDep,
-    links: LinksDep,
-    engine: EngineDep,
-) -> Response:
+async def release_zip(asked: ReleaseRequestDep) -> Response:
     """The release as a zip: descriptor (relative paths), CSV files and a README."""
-    headers, cached = conditional(
-        request,
-        release=release,
-        requested=version,
-        snapshot=snapshot,
-        settings=settings,
-        links=links,
-    )
-    if cached is not None:
-        return cached
+    if asked.not_modified is not None:
+        return asked.not_modified
+    release, links, headers = asked.release, asked.links, asked.headers
+    engine = asked.serving.engine
     info = release.info
     pinned = links.release(info.package, info.version)
     citation = render_citation(info, "apa", links=links)
@@ -89,26 +59,10 @@ async def release_zip(
 
 
 @router.get("/{package}/{version}/citation", summary="Cite a release")
-async def release_citation(
-    request: Request,
-    version: str,
-    release: ReleaseDep,
-    snapshot: SnapshotDep,
-    settings: SettingsDep,
-    links: LinksDep,
-    format: str = "apa",
-) -> Response:
+async def release_citation(asked: ReleaseRequestDep, format: str = "apa") -> Response:
     """A citation of the pinned release: apa, bibtex, ris, csl-json or cff."""
     chosen = citation_format(format)
-    headers, cached = conditional(
-        request,
-        release=release,
-        requested=version,
-        snapshot=snapshot,
-        settings=settings,
-        links=links,
-    )
-    if cached is not None:
-        return cached
-    text = render_citation(release.info, chosen.name, links=links)
-    return Response(text, media_type=chosen.media_type, headers=headers)
+    if asked.not_modified is not None:
+        return asked.not_modified
+    text = render_citation(asked.info, chosen.name, links=asked.links)
+    return Response(text, media_type=chosen.media_type, headers=asked.headers)

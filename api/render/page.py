@@ -1,0 +1,48 @@
+"""The JSON page of rows, described once: its body is built as this type, its schema derived."""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired
+
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict
+
+
+class RowsPage(TypedDict):
+    """One JSON page of rows: what was asked, as understood, the rows and the next page."""
+
+    package: str
+    version: str
+    resource: str
+    licenses: list[dict[str, Any]]
+    filters: list[dict[str, Any]]
+    sort: list[str]
+    columns: list[str]
+    total: int | None
+    size: int
+    rows: list[dict[str, Any]]
+    next: str | None
+    next_url: str | None
+    facets: NotRequired[dict[str, list[dict[str, Any]]]]
+    facets_truncated: NotRequired[list[str]]
+
+
+def _untitled(schema: Any) -> Any:
+    """The schema without the titles pydantic derives from Python names."""
+    if isinstance(schema, dict):
+        return {k: _untitled(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_untitled(item) for item in schema]
+    return schema
+
+
+PAGE_SCHEMA: dict[str, Any] = _untitled(TypeAdapter(RowsPage).json_schema())
+
+
+def page_schema(row_ref: str) -> dict[str, Any]:
+    """The JSON Schema of a page whose rows are described at `row_ref`."""
+    schema = dict(PAGE_SCHEMA)
+    properties = dict(schema["properties"])
+    properties["rows"] = {"type": "array", "items": {"$ref": row_ref}}
+    schema["properties"] = properties
+    return schema
