@@ -23,7 +23,7 @@ from api.main import create_app
 from api.model import Reference
 from api.query import parse_row_query
 from tests.builders import field, write_release
-from tests.conftest import BASE_URL, FLAGSHIP
+from tests.helpers import BASE_URL, FLAGSHIP
 from tests.test_grammar import table_spec
 
 ISO_DATE = "[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?"
