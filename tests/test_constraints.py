@@ -23,8 +23,7 @@ from api.main import create_app
 from api.model import Reference
 from api.query import parse_row_query
 from tests.builders import field, write_release
-from tests.helpers import BASE_URL, FLAGSHIP
-from tests.test_grammar import table_spec
+from tests.helpers import BASE_URL, FLAGSHIP, table_spec
 
 ISO_DATE = "[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?"
 THINGS = [
@@ -296,7 +295,7 @@ PURE_FIELDS: list[dict[str, Any]] = [
     {"name": "country", "type": "string", "constraints": {"pattern": "[A-Z]{2}"}},
 ]
 PURE_SPEC = replace(
-    table_spec("pure", PURE_FIELDS, ["id"]),
+    table_spec(PURE_FIELDS, ["id"], name="pure"),
     references={"country": Reference("countries", "code", frozenset({"KH", "TH"}))},
 )
 PURE_CASES: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
