@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import re
 import shlex
 import statistics
 import sys
@@ -47,7 +47,7 @@ from workload import Played, play, write_urls
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FOLDER = OUT / "load-test"
-ACCESS_LINE = re.compile(r'"GET (\S+) HTTP/1\.[01]" (\d{3})')
+ACCESS_LOGGER = "opendata.access"
 REPLAY_CONCURRENCY = 8
 REPLAY_PER_CLASS = 60
 
@@ -114,15 +114,27 @@ def logged_failures(
     counts: Counter[tuple[str, int]] = Counter()
     samples: dict[tuple[str, int], list[str]] = {}
     for line in log.read_text(errors="replace").splitlines():
-        found = ACCESS_LINE.search(line)
-        if found is None or int(found[2]) < 400:
+        entry = _access_entry(line)
+        if entry is None or entry[1] < 400:
             continue
-        path = httpx.URL(found[1]).raw_path.decode()
-        key = (classes.get(_normal(path), "unknown"), int(found[2]))
+        url, status = entry
+        key = (classes.get(_normal(url), "unknown"), status)
         counts[key] += 1
-        if len(samples.setdefault(key, [])) < 5 and found[1] not in samples[key]:
-            samples[key].append(found[1])
+        if len(samples.setdefault(key, [])) < 5 and url not in samples[key]:
+            samples[key].append(url)
     return counts, samples
+
+
+def _access_entry(line: str) -> tuple[str, int] | None:
+    """The URL (path and query) and status of one JSON access line of the server, if it is one."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or entry.get("logger") != ACCESS_LOGGER:
+        return None
+    query = entry.get("query") or ""
+    return f"{entry['path']}?{query}" if query else str(entry["path"]), int(entry["status"])
 
 
 def _normal(path: str) -> str:

@@ -20,6 +20,7 @@ ACCESS_LOGGER = "opendata.access"
 REQUEST_FIELDS = (
     "method",
     "path",
+    "query",
     "route",
     "status",
     "duration_ms",
@@ -32,6 +33,7 @@ LOG_FORMATS = ("auto", "json", "text")
 
 access_logger = logging.getLogger(ACCESS_LOGGER)
 PATH_LIMIT = 500  # characters of a path in a log line
+QUERY_LIMIT = 2000  # characters of a query string (as sent, percent-encoded) in a log line
 
 
 class JsonFormatter(logging.Formatter):
@@ -99,6 +101,7 @@ def log_request(
     fields: dict[str, Any] = {
         "method": method,
         "path": plain(scope["path"], limit=PATH_LIMIT),
+        "query": plain(scope.get("query_string", b"").decode("latin-1"), limit=QUERY_LIMIT),
         "route": route,
         "status": status,
         "duration_ms": round(seconds * 1000, 3),
