@@ -36,3 +36,4 @@ def register_routes(app: FastAPI) -> None:
         max_size=settings.max_page_size,
     )
     install_docs(app)
+    pages.install_assets(app)
