@@ -131,10 +131,11 @@ async def preview(serving: Serving, spec: TableSpec) -> dict[str, Any]:
 
 def row_key(spec: TableSpec, row: Mapping[str, Any]) -> list[str]:
     """The primary-key values of a row as path text."""
-    return [_text(row[name]) for name in spec.primary_key]
+    return [as_text(row[name]) for name in spec.primary_key]
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as it is written in a path or a query string."""
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
@@ -169,10 +170,12 @@ async def chart(serving: Serving, release: LoadedRelease, view: ChartView) -> Ch
         x, y = row.get(view.x), row.get(view.y)
         if not isinstance(x, date) or not isinstance(y, int | float):
             continue
-        series = _text(row[view.series]) if view.series and row.get(view.series) is not None else ""
+        series = (
+            as_text(row[view.series]) if view.series and row.get(view.series) is not None else ""
+        )
         qualifier = str(row.get(view.qualifier) or "") if view.qualifier else ""
         sources = [
-            labelled[name].names.get(_text(row[name]), _text(row[name]))
+            labelled[name].names.get(as_text(row[name]), as_text(row[name]))
             for name in labelled
             if name != view.series and row.get(name) is not None
         ]
