@@ -16,7 +16,7 @@ from math import floor, log10
 from typing import Any
 
 WIDTH, HEIGHT = 720, 380
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 48
+LEFT, RIGHT, TOP, BOTTOM = 72, 48, 16, 48
 PALETTE = ("#1f5fa8", "#b4440e", "#2e7d32", "#6a1b9a", "#8d6e00", "#00695c")
 # How a qualifier is drawn: (shape, legend text).
 QUALIFIER_SHAPES: dict[str, tuple[str, str]] = {
@@ -137,7 +137,7 @@ def chart_svg(view: ChartView, points: Sequence[Point]) -> str:
     title_id = f"chart-{escape(view.name)}-title"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}"'
-        f' role="img" aria-labelledby="{title_id}">'
+        f' role="group" aria-labelledby="{title_id}">'
         f'<title id="{title_id}">{escape(view.title)}</title>'
     )
     if not points:
