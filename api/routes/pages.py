@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from api.db.releases import LoadedRelease
 from api.deps import LinksDep, ServingDep, SnapshotDep
 from api.errors import ApiError, BadQuery, NotFound
-from api.metadata.citation import FORMATS, render_citation
+from api.metadata.citation import FORMATS, plain_citation, render_citation
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
 from api.metadata.urls import Links
 from api.model import FieldSpec, ReleaseInfo
@@ -200,7 +200,16 @@ async def dataset_page(package: str, serving: ServingDep) -> HTMLResponse:
                 "diff": links.diff(r.package, older.info.version, r.version) if older else None,
             }
         )
-    citations = [(fmt, render_citation(info, fmt, links=links)) for fmt in FORMATS]
+    # APA as plain text: its `*` emphasis is Markdown, which a page would show literally.
+    citations = [
+        (
+            fmt,
+            plain_citation(info, links=links)
+            if fmt == "apa"
+            else render_citation(info, fmt, links=links),
+        )
+        for fmt in FORMATS
+    ]
     return html(
         "dataset.html",
         links=links,
