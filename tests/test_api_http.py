@@ -629,7 +629,7 @@ async def test_docs_are_served_offline(client: httpx.AsyncClient) -> None:
 
 async def test_dataset_page_cites_in_plain_text(client: httpx.AsyncClient) -> None:
     page = (await client.get(f"/datasets/{FLAGSHIP}")).text
-    cite = page.split("<h2>Cite</h2><p>", 1)[1].split("</p>", 1)[0]
+    cite = page.split('<pre id="citation-apa"', 1)[1].split("</pre>", 1)[0]
     assert f"(Version {LATEST}) [Data set]" in cite
     assert "*" not in cite
 

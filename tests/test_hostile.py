@@ -29,6 +29,7 @@ VERSION = "1.2.0"
 PACKAGE = f"/v1/datasets/{FLAGSHIP}"
 PREFIX = f"{PACKAGE}/{VERSION}"
 PROBLEM_JSON = "application/problem+json"
+PAGE_PREFIXES = ("/datasets/", "/embed/")
 
 SQL = [
     "' OR '1'='1",
@@ -345,6 +346,9 @@ def assert_safe(answer: Answer, *, method: str, path: str, sent: str) -> None:
         body = orjson.loads(answer.body) if "json" in kind else None
         if kind.startswith("application/json") and path.startswith("/api/"):
             assert body is not None and body["success"] is False, answer.text[:300]
+        elif path.startswith(PAGE_PREFIXES) and kind.startswith("text/html"):
+            # The pages for people answer a bad request with a page, its input escaped.
+            assert "<script>" not in answer.text.split("</head>", 1)[1]
         else:
             assert kind == PROBLEM_JSON, f"{status} {kind}: {answer.text[:300]}"
             assert body["status"] == status and body["title"] and "detail" in body

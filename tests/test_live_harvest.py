@@ -535,19 +535,48 @@ def test_ckan_envelope_over_get(live: LiveServer, http: httpx.Client, prefix: st
 
 
 CKAN_BAD_REQUESTS = [
-    ("post-not-json", {"content": b"not json", "headers": {"Content-Type": "application/json"}},
-     "package_search", 400, {"__type": "Bad request",
-                             "message": "Bad request - JSON Error: expected a JSON object"}),
-    ("post-json-array", {"json": [1, 2]}, "package_search", 400,
-     {"__type": "Bad request", "message": "Bad request - JSON Error: expected a JSON object"}),
-    ("fq-not-a-string", {"json": {"fq": 5}}, "package_search", 409,
-     {"__type": "Validation Error", "fq": ["Must be a string"]}),
-    ("sort-not-a-string", {"json": {"sort": 5}}, "package_search", 409,
-     {"__type": "Validation Error", "sort": ["Must be a string"]}),
-    ("negative-limit", {"json": {"limit": -1}}, "package_list", 409,
-     {"__type": "Validation Error", "limit": ["Must be a natural number"]}),
-    ("negative-offset", {"json": {"offset": -1}}, "package_list", 409,
-     {"__type": "Validation Error", "offset": ["Must be a natural number"]}),
+    (
+        "post-not-json",
+        {"content": b"not json", "headers": {"Content-Type": "application/json"}},
+        "package_search",
+        400,
+        {"__type": "Bad request", "message": "Bad request - JSON Error: expected a JSON object"},
+    ),
+    (
+        "post-json-array",
+        {"json": [1, 2]},
+        "package_search",
+        400,
+        {"__type": "Bad request", "message": "Bad request - JSON Error: expected a JSON object"},
+    ),
+    (
+        "fq-not-a-string",
+        {"json": {"fq": 5}},
+        "package_search",
+        409,
+        {"__type": "Validation Error", "fq": ["Must be a string"]},
+    ),
+    (
+        "sort-not-a-string",
+        {"json": {"sort": 5}},
+        "package_search",
+        409,
+        {"__type": "Validation Error", "sort": ["Must be a string"]},
+    ),
+    (
+        "negative-limit",
+        {"json": {"limit": -1}},
+        "package_list",
+        409,
+        {"__type": "Validation Error", "limit": ["Must be a natural number"]},
+    ),
+    (
+        "negative-offset",
+        {"json": {"offset": -1}},
+        "package_list",
+        409,
+        {"__type": "Validation Error", "offset": ["Must be a natural number"]},
+    ),
 ]
 
 
@@ -557,14 +586,21 @@ CKAN_BAD_REQUESTS = [
     ids=[case[0] for case in CKAN_BAD_REQUESTS],
 )
 def test_ckan_bad_requests_are_ckan_errors(
-    live: LiveServer, http: httpx.Client, sent: dict[str, Any], action: str, status: int,
+    live: LiveServer,
+    http: httpx.Client,
+    sent: dict[str, Any],
+    action: str,
+    status: int,
     error: dict[str, Any],
 ) -> None:
     response = http.post(f"/api/3/action/{action}", **sent)
     assert (response.status_code, response.json()) == (
         status,
-        {"help": f"{live.url}/api/3/action/help_show?name={action}", "success": False,
-         "error": error},
+        {
+            "help": f"{live.url}/api/3/action/help_show?name={action}",
+            "success": False,
+            "error": error,
+        },
     )
 
 
@@ -683,6 +719,12 @@ def test_sitemap_lists_every_page_and_release_and_each_url_answers(
         for u in root.findall("s:url", ns)
     ]
     iri = f"{live.url}/v1/datasets/{FLAGSHIP}"
+    tables = [(loc, m) for loc, m in entries if f"{live.url}/datasets/{FLAGSHIP}/" in str(loc)]
+    for version in VERSIONS:
+        names = [r["name"] for r in descriptor(version)["resources"]]
+        pages = {f"{live.url}/datasets/{FLAGSHIP}/{version}/{name}" for name in names}
+        assert pages <= {loc for loc, _ in tables}
+    entries = [entry for entry in entries if entry not in tables]
     assert [loc for loc, _ in entries] == [
         f"{live.url}/",
         f"{live.url}/datasets/{FLAGSHIP}",
@@ -691,7 +733,7 @@ def test_sitemap_lists_every_page_and_release_and_each_url_answers(
     assert [lastmod for _, lastmod in entries[2:]] == [
         descriptor(v)["created"][:10] for v in VERSIONS
     ]
-    for loc, _ in entries:
+    for loc, _ in [*entries, *tables]:
         assert http.get(str(loc)).status_code == 200, loc
 
 

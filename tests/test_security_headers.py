@@ -126,15 +126,28 @@ async def test_html_runs_no_inline_script_and_cannot_be_framed(
             assert "'unsafe-inline'" in inline or sha256_source(text) in inline, text[:80]
 
 
-async def test_catalog_pages_allow_their_style_by_hash_only(client: httpx.AsyncClient) -> None:
+async def test_catalog_pages_load_styles_and_scripts_from_files_only(
+    client: httpx.AsyncClient,
+) -> None:
     for path in ("/", f"/datasets/{FLAGSHIP}"):
         response = await client.get(path)
         policy = directives(response.headers["content-security-policy"])
-        assert "'unsafe-inline'" not in policy["style-src"]
-        styles = [text for tag, _, text in elements(response.text) if tag == "style"]
-        assert styles and all(sha256_source(text) in policy["style-src"] for text in styles)
-        scripts = [a for tag, a, _ in elements(response.text) if tag == "script"]
-        assert scripts == [{"type": "application/ld+json"}]
+        assert policy["style-src"] == ["'self'"]
+        found = elements(response.text)
+        assert not [text for tag, _, text in found if tag == "style"]
+        assert "style=" not in response.text
+        scripts = [a for tag, a, _ in found if tag == "script"]
+        assert scripts == [
+            {"src": "/static/site/site.js", "defer": None},
+            {"type": "application/ld+json"},
+        ]
+        sheets = [
+            a["href"] for tag, a, _ in found if tag == "link" and a.get("rel") == "stylesheet"
+        ]
+        assert sheets == ["/static/site/site.css"]
+        for asset in ("/static/site/site.js", *sheets):
+            served = await client.get(asset)
+            assert served.status_code == 200, asset
 
 
 async def test_docs_load_only_files_the_app_serves(client: httpx.AsyncClient) -> None:

@@ -73,6 +73,31 @@ class Links:
         """The HTML page of a package (its landing page)."""
         return f"{self.base_url}/datasets/{segment(package)}"
 
+    def table_page(self, package: str, version: str, resource: str) -> str:
+        """The HTML table view of a resource."""
+        return f"{self.page(package)}/{segment(version)}/{segment(resource)}"
+
+    def row_page(self, package: str, version: str, resource: str, key: Sequence[str]) -> str:
+        """The HTML page of one row, the key's values comma-joined."""
+        joined = ",".join(segment(value) for value in key)
+        return f"{self.table_page(package, version, resource)}/{joined}"
+
+    def embed(self, package: str, view: str) -> str:
+        """The frameable page of one chart a package declares."""
+        return f"{self.base_url}/embed/{segment(package)}/{segment(view)}"
+
+    def chart_file(self, package: str, view: str) -> str:
+        """One declared chart as an SVG file."""
+        return f"{self.page(package)}/charts/{segment(view)}.svg"
+
+    def ckan_package(self, package: str) -> str:
+        """The CKAN `package_show` of a package."""
+        return _with_query(f"{self.base_url}/api/3/action/package_show", [("id", package)])
+
+    def asset(self, name: str) -> str:
+        """A stylesheet or script of the pages."""
+        return f"{self.base_url}/static/site/{segment(name)}"
+
     # The API ------------------------------------------------------------------------------------
 
     def packages(self) -> str:

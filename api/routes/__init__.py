@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.routes import ckan, datasets, diff, harvest, health, pages, problems, releases, rows
+from api.routes import (
+    ckan,
+    datasets,
+    diff,
+    harvest,
+    health,
+    pages,
+    problems,
+    releases,
+    rows,
+    table_pages,
+)
 from api.routes.docs import install_docs
 from api.routes.openapi import install_openapi
 
@@ -13,6 +24,7 @@ ROUTERS = (
     health.router,
     problems.router,
     pages.router,
+    table_pages.router,  # after pages: `/datasets/{package}/charts/{view}.svg` first
     ckan.router,
     datasets.router,
     releases.router,
@@ -36,3 +48,4 @@ def register_routes(app: FastAPI) -> None:
         max_size=settings.max_page_size,
     )
     install_docs(app)
+    pages.install_assets(app)
