@@ -22,7 +22,7 @@ import pytest
 from api.db.engine import writer_engine
 from api.ingest.discover import find_releases
 from api.ingest.load import ReleaseLoader
-from tests.conftest import DATASETS, FLAGSHIP, ROOT
+from tests.helpers import DATASETS, FLAGSHIP, ROOT
 from tests.test_pages import CHARTS, TALLY
 
 CHROMIUM = Path(os.environ.get("OPENDATA_CHROMIUM", "/usr/bin/chromium"))

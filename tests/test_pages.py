@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DATASETS, FLAGSHIP, ROOT, serving
+from tests.helpers import DATASETS, FLAGSHIP, ROOT, serving
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.conftest import DATASETS, FLAGSHIP, serving
+from tests.helpers import DATASETS, FLAGSHIP, serving
 from tests.test_pages import CHARTS, TALLY, rows_of
 
 pytestmark = pytest.mark.anyio

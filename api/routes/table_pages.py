@@ -13,13 +13,13 @@ from api.db.budget import request_budget
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import Serving, ServingDep
-from api.errors import BadQuery, NotFound
+from api.errors import BadQuery, NotFound, quoted
 from api.metadata.citation import plain_citation
 from api.model import TableSpec
 from api.query import OPERATORS, operators_for, parse_key, parse_row_query, prepare_page
 from api.routes import page_data
-from api.routes.caching import conditional
 from api.routes.pages import html, problem_page
+from api.routes.release_request import release_request
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -188,16 +188,10 @@ async def table_page(
         spec = serving.catalog.table_spec(package, version, resource, snapshot=serving.snapshot)
     except NotFound as error:
         return problem_page(error, links)
-    headers, cached = conditional(
-        request,
-        release=release,
-        requested=version,
-        snapshot=serving.snapshot,
-        settings=serving.settings,
-        links=links,
-    )
-    if cached is not None:
-        return cached
+    asked_release = release_request(request, serving, release, version)
+    headers = asked_release.headers
+    if asked_release.not_modified is not None:
+        return asked_release.not_modified
     settings = serving.settings
     asked = list(params)
     if not any(k == "_facet" for k, _ in asked):
@@ -312,21 +306,15 @@ async def row_page(
         release = serving.snapshot.release(package, version)
         spec = serving.catalog.table_spec(package, version, resource, snapshot=serving.snapshot)
         values = parse_key(spec, key)
-        headers, cached = conditional(
-            request,
-            release=release,
-            requested=version,
-            snapshot=serving.snapshot,
-            settings=serving.settings,
-            links=links,
-        )
-        if cached is not None:
-            return cached
+        asked_release = release_request(request, serving, release, version)
+        headers = asked_release.headers
+        if asked_release.not_modified is not None:
+            return asked_release.not_modified
         row = await RowReader(serving.engine, spec, budget=request_budget(serving.settings)).one(
             values
         )
         if row is None:
-            raise NotFound(f"{resource} has no row with key {key!r}")
+            raise NotFound(f"{resource} has no row with key {quoted(key)}")
     except NotFound as error:
         return problem_page(error, links)
     labels = await _references(serving, release, resource)
