@@ -171,7 +171,16 @@ def resource_operation(
             "filters": {"type": "array"},
             "sort": {"type": "array"},
             "columns": {"type": "array", "items": {"type": "string"}},
-            "total": {"type": ["integer", "null"]},
+            "total": {
+                "type": ["integer", "null"],
+                "description": "Rows matching the filters; null with `_count=none`. A lower"
+                " bound when `total_is_exact` is false.",
+            },
+            "total_is_exact": {
+                "type": ["boolean", "null"],
+                "description": "True: `total` is the exact count. False: more than `total`"
+                " rows match (the default count stops at a cap; `_count=exact` counts all).",
+            },
             "size": {"type": "integer"},
             "rows": {"type": "array", "items": {"$ref": f"#/components/schemas/{row_name}"}},
             "next": {"type": ["string", "null"]},

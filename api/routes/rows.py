@@ -88,7 +88,12 @@ async def read_rows(
     if query.download:
         filename = f"{spec.package}-{spec.version}-{spec.resource}.{fmt}"
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    reader = RowReader(engine, spec, budget=request_budget(settings))
+    reader = RowReader(
+        engine,
+        spec,
+        budget=request_budget(settings),
+        count_budget_rows=settings.count_budget_rows,
+    )
     if fmt == "json":
         licences = list(release.info.descriptor.get("licenses", []))
         return await _json_page(
@@ -208,6 +213,7 @@ async def _json_page(
         "sort": [str(k) for k in query.sort],
         "columns": list(page.columns),
         "total": page.total,
+        "total_is_exact": page.total_is_exact,
         "size": query.size,
         "rows": [dict(zip(page.columns, row, strict=True)) for row in page.rows],
         "next": next_token,
@@ -216,7 +222,7 @@ async def _json_page(
     if query.facets:
         body["facets"] = page.facets
         body["facets_truncated"] = list(page.truncated_facets)
-    if page.total is not None:
+    if page.total is not None and page.total_is_exact:
         headers["X-Total-Count"] = str(page.total)
     return Response(dump_json(body), media_type="application/json", headers=headers)
 
