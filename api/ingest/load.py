@@ -33,6 +33,7 @@ from api.fieldtypes import JSON_TYPES
 from api.ingest.catalog import self_contained
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
+from api.ingest.indexes import create_declared_indexes
 from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
@@ -322,6 +323,7 @@ class ReleaseLoader:
                 advance(len(batch))
         for index, column in enumerate(index_columns(schema)):
             sa.Index(f"ix_{table_name}_{index}", table.c[column]).create(connection)
+        create_declared_indexes(connection, table, resource)
         # Statistics for the planner: without them SQLite picks the index of an equality filter
         # over that of a range plus sort, and a filtered page is 5x slower (bench/RESULTS.md).
         connection.exec_driver_sql(
