@@ -135,6 +135,7 @@ def _seal(release: Path, csv_path: Path, rows: int) -> None:
                 "hash": f"sha256:{data_hash.hexdigest()}",
                 "description": f"{rows:,} seeded synthetic rows.",
                 "schema": SCHEMA,
+                "x-indexes": [["province", "reported_on"]],  # a province's pages by date
             }
         ],
     }
