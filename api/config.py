@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     latest_max_age: int = Field(
         default=300, ge=0, description="Cache-Control max-age in seconds for `latest` URLs."
     )
+    count_budget_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description=(
+            "Most matching rows a JSON page counts by default; past it `total` is this number"
+            " with `total_is_exact` false (more than `total` match). `_count=exact` counts all."
+        ),
+    )
     xlsx_max_rows: int = Field(
         default=100_000,
         ge=1,

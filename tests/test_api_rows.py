@@ -143,6 +143,7 @@ def page_body(
         "sort": full_sort,
         "columns": names,
         "total": (len(rows) if total is None else total) if count else None,
+        "total_is_exact": True if count else None,
         "size": size,
         "rows": [{c: row[c] for c in names} for row in rows[:size]],
         "next": None,

@@ -163,8 +163,8 @@ PARSE_CASES: list[tuple[list[tuple[str, str]], RowQuery]] = [
     ([("_col", "note,rate"), ("_nocol", "note")], replace(BASE, columns=("rate",))),
     ([("_size", "5")], replace(BASE, size=5)),
     ([("_size", "1000")], replace(BASE, size=1000)),
-    ([("_count", "none")], replace(BASE, count=False)),
-    ([("_count", "exact")], BASE),
+    ([("_count", "none")], replace(BASE, count="none")),
+    ([("_count", "exact")], replace(BASE, count="exact")),
     (
         [("_facet", "status"), ("_facet", "country,status")],
         replace(BASE, facets=("status", "country")),
@@ -344,7 +344,7 @@ def test_error_messages_name_the_column_the_type_and_the_allowed_values() -> Non
         {
             "param": "_count",
             "code": "invalid-control",
-            "message": "_count takes one of 'exact', 'none'; got 'maybe'.",
+            "message": "_count takes one of 'bounded', 'exact', 'none'; got 'maybe'.",
         },
         {
             "param": "_size",

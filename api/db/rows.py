@@ -57,6 +57,7 @@ class Page:
     rows: list[tuple[Any, ...]]
     next: str | None
     total: int | None
+    total_is_exact: bool | None = None  # False: more than `total` rows match
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     truncated_facets: tuple[str, ...] = ()
 
@@ -85,10 +86,18 @@ def _cache_key(
 class RowReader:
     """Runs the queries of one table spec against one engine."""
 
-    def __init__(self, engine: sa.Engine, spec: TableSpec, *, budget: QueryBudget) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        spec: TableSpec,
+        *,
+        budget: QueryBudget,
+        count_budget_rows: int | None = None,
+    ) -> None:
         self.engine = engine
         self.spec = spec
         self.budget = budget
+        self.count_budget_rows = count_budget_rows
 
     def _inline(self, query: RowQuery) -> bool:
         """Whether the page query is short enough to run on the event loop."""
@@ -138,7 +147,7 @@ class RowReader:
         decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=False)
         if any(decoders):
             rows = [decode_row(row, decoders) for row in rows]
-        total = await self.count(query) if query.count else None
+        total, exact = await self.page_total(query)
         facets: dict[str, list[dict[str, Any]]] = {}
         truncated: list[str] = []
         for name in query.facets:
@@ -151,6 +160,7 @@ class RowReader:
             rows=rows,
             next=following,
             total=total,
+            total_is_exact=exact,
             facets=facets,
             truncated_facets=tuple(truncated),
         )
@@ -167,6 +177,27 @@ class RowReader:
             return values
 
         return typed
+
+    async def page_total(self, query: RowQuery) -> tuple[int | None, bool | None]:
+        """The total of a page as `_count` asks, and whether it is exact (None: not counted).
+
+        A bounded count stops at `count_budget_rows`: past it the total is that number, a lower
+        bound (more than it match), so a page of a large selection does not wait for its count.
+        """
+        if query.count == "none":
+            return None, None
+        cap = self.count_budget_rows
+        if query.count == "exact" or cap is None:
+            return await self.count(query), True
+        key = _cache_key("bounded", self.engine, self.spec, query, str(cap))
+        cached = RESULTS.get(key)
+        if cached is None:
+            counted, exact = await self.count_at_most(query, cap + 1)
+            cached = (counted, True) if exact else (cap, False)
+            if exact:
+                RESULTS.put(_cache_key("count", self.engine, self.spec, query), counted)
+            RESULTS.put(key, cached)
+        return cached[0], cached[1]
 
     async def count(self, query: RowQuery) -> int:
         """The number of rows matching the filters (cached: releases never change)."""

@@ -28,6 +28,7 @@ from api.ingest.changelog import entry_summary
 from api.ingest.digest import file_digest
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
+from api.ingest.indexes import create_declared_indexes
 from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
@@ -119,11 +120,13 @@ def _create_table(
 
 
 def _index_and_analyze(
-    connection: sa.Connection, table: sa.Table, schema: frictionless.Schema
+    connection: sa.Connection, table: sa.Table, resource: frictionless.Resource
 ) -> None:
-    """Build the filter and sort indexes once the rows are in, then gather planner statistics."""
-    for index, column in enumerate(index_columns(schema)):
+    """Build the filter and sort indexes once the rows are in (the package's declared ones too),
+    then gather planner statistics."""
+    for index, column in enumerate(index_columns(resource.schema)):
         sa.Index(f"ix_{table.name}_{index}", table.c[column]).create(connection)
+    create_declared_indexes(connection, table, resource)
     # Statistics for the planner: without them SQLite picks the index of an equality filter
     # over that of a range plus sort, and a filtered page is 5x slower (bench/RESULTS.md).
     connection.exec_driver_sql(
@@ -299,7 +302,7 @@ class ReleaseLoader:
         path = ref.path / resource.path if resource.path else None
         label = f"{ref.package} {ref.version} {resource.name}"
         rows = self._insert_all(connection, table, resource, path, label)
-        _index_and_analyze(connection, table, schema)
+        _index_and_analyze(connection, table, resource)
         resource_id = record_resource(
             connection,
             release_id=release_id,

@@ -19,6 +19,7 @@ from frictionless.table.row import Row
 
 from .descriptors import local_path, read_json_or_none, resources_of
 from .discover import DESCRIPTOR_NAME, is_semver
+from .indexes import index_declaration_errors
 from .paths import ResourcePathError, descriptor_path_error, path_problem, resource_path_errors
 
 FIELD_NAME = re.compile(r"^[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*$")
@@ -247,6 +248,7 @@ def _check_resources(descriptor: Descriptor, release: Path) -> Iterable[Error]:
             if isinstance(field_name, str) and not FIELD_NAME.match(field_name):
                 note = f'field "{field_name}" of {label} does not match {FIELD_NAME.pattern}'
                 yield FieldNameError(note=note)
+        yield from index_declaration_errors(resource, schema, label)
 
 
 def _check_integrity(resource: Descriptor, label: str) -> Iterable[Error]:

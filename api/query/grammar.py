@@ -48,7 +48,7 @@ class RowQuery:
     columns: tuple[str, ...]
     size: int
     after: tuple[Any, ...] | None = None
-    count: bool = True
+    count: str = "bounded"  # one of COUNT_MODES: how hard to count the matching rows
     facets: tuple[str, ...] = ()
     bom: bool = False
     delimiter: str = ","
@@ -61,7 +61,7 @@ class RowQuery:
 
 
 FLAGS: dict[str, bool] = {"1": True, "true": True, "0": False, "false": False}
-COUNT_MODES: dict[str, bool] = {"exact": True, "none": False}
+COUNT_MODES: dict[str, str] = {"bounded": "bounded", "exact": "exact", "none": "none"}
 DELIMITERS: dict[str, str] = {",": ",", ";": ";", "\t": "\t", "\\t": "\t", "tab": "\t"}
 MAX_LIST_VALUES = 1000
 MAX_FACETS = 5  # `_facet` columns of one page unless the caller says otherwise
@@ -433,7 +433,7 @@ def parse_row_query(
     sort_ok = not any(e.param == "_sort" for e in parser.errors)
     singles: dict[str, tuple[Callable[[str], Any], Any]] = {
         "_size": (lambda text: read_size(text, max_size=max_size, low=0), default_size),
-        "_count": (_choice("_count", COUNT_MODES), True),
+        "_count": (_choice("_count", COUNT_MODES), "bounded"),
         "_bom": (_choice("_bom", FLAGS), False),
         "_delimiter": (_choice("_delimiter", DELIMITERS), ","),
         "_dl": (_choice("_dl", FLAGS), False),

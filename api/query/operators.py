@@ -127,8 +127,9 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
     Control("_size", "JSON pages only: rows per page, {default_size} by default, at most "
             "{max_size}; `0` returns no rows, only the count and facets.", formats=JSON_ONLY),
     Control("_next", "The cursor of the next page, as given in `next_url`; opaque."),
-    Control("_count", "JSON pages only: `exact` (the default) returns the number of matching "
-            "rows; `none` skips counting.", formats=JSON_ONLY),
+    Control("_count", "JSON pages only: `bounded` (the default) counts the matching rows up to "
+            "a cap: `total_is_exact` false means more than `total` match; `exact` counts them "
+            "all under the time limit; `none` skips counting.", formats=JSON_ONLY),
     Control("_facet", "JSON pages only: count the rows under the current filters by each value "
             "of this column (comma-separated and/or repeated); at most 5 columns by default.", True,
             formats=JSON_ONLY),

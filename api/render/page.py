@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 
@@ -18,7 +18,20 @@ class RowsPage(TypedDict):
     filters: list[dict[str, Any]]
     sort: list[str]
     columns: list[str]
-    total: int | None
+    total: Annotated[
+        int | None,
+        Field(
+            description="Rows matching the filters; null with `_count=none`. A lower bound when"
+            " `total_is_exact` is false."
+        ),
+    ]
+    total_is_exact: Annotated[
+        bool | None,
+        Field(
+            description="True: `total` is the exact count. False: more than `total` rows match"
+            " (the default count stops at a cap; `_count=exact` counts all). Null: not counted."
+        ),
+    ]
     size: int
     rows: list[dict[str, Any]]
     next: str | None

@@ -50,6 +50,7 @@ async def render_json(rows: RowsRequest) -> Response:
         "sort": [str(k) for k in query.sort],
         "columns": list(page.columns),
         "total": page.total,
+        "total_is_exact": page.total_is_exact,
         "size": query.size,
         "rows": [dict(zip(page.columns, row, strict=True)) for row in page.rows],
         "next": next_token,
@@ -58,7 +59,7 @@ async def render_json(rows: RowsRequest) -> Response:
     if query.facets:
         body["facets"] = page.facets
         body["facets_truncated"] = list(page.truncated_facets)
-    if page.total is not None:
+    if page.total is not None and page.total_is_exact:
         headers["X-Total-Count"] = str(page.total)
     ROWS_SERVED.labels("json").inc(len(page.rows))
     return JSONResponse(body, headers=headers)

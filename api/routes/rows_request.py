@@ -50,7 +50,13 @@ class RowsRequest:
     def reader(self) -> RowReader:
         """A reader of the table under a time budget starting now."""
         serving = self.asked.serving
-        return RowReader(serving.engine, self.spec, budget=request_budget(serving.settings))
+        settings = serving.settings
+        return RowReader(
+            serving.engine,
+            self.spec,
+            budget=request_budget(settings),
+            count_budget_rows=settings.count_budget_rows,
+        )
 
 
 async def get_rows_request(
