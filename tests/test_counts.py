@@ -10,7 +10,7 @@ import pytest
 
 from api.config import Settings
 from api.main import create_app
-from tests.conftest import BASE_URL, DATASETS, FLAGSHIP
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP
 
 pytestmark = pytest.mark.anyio
 
