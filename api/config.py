@@ -65,6 +65,23 @@ class Settings(BaseSettings):
             "Longest wait for a free pooled connection before a 503 `database-unavailable`."
         ),
     )
+    db_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Most blocking database calls (queries off the event loop, export openings, diffs)"
+            " one worker runs at once; more wait their turn, first come first served, and a"
+            " query's time limit starts when it runs."
+        ),
+    )
+    facet_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "Time limit of one `_facet` count; a facet past it is left out of the page and"
+            " named in `facets_timed_out` (the page is still answered)."
+        ),
+    )
     max_facets: int = Field(
         default=5,
         ge=0,

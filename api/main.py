@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.config import Settings, get_settings
 from api.db.engine import reader_engine
+from api.db.limiter import limit_concurrency
 from api.db.releases import Catalog
 from api.obs.middleware import Observe
 from api.routes import register_routes
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connect_timeout=settings.db_connect_timeout_seconds,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
+    limit_concurrency(engine, settings.db_concurrency)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

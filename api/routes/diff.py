@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.config import Settings
 from api.db.budget import request_budget
 from api.db.diffsource import LoadedDiffs
+from api.db.limiter import run_blocking
 from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
 from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
@@ -145,7 +145,7 @@ async def _resolve(
     after = snapshot.release(package, query.to_version)
     # One budget for every query of the request: the row counts, then the changes shown.
     source = LoadedDiffs(engine, catalog, budget=request_budget(settings))
-    diff = await run_in_threadpool(source.diff, before, after)
+    diff = await run_blocking(engine, source.diff, before, after)
     if query.resource is not None and diff.resource(query.resource) is None:
         names = ", ".join(r.name for r in diff.resources)
         raise NotFound(
@@ -209,8 +209,9 @@ async def release_diff(
         return cached
     diff, source = resolved.diff, resolved.source
     start = source.position(diff, query.next, query.resource) if query.next is not None else None
-    page = await run_in_threadpool(
-        partial(source.page, diff, size=query.size, start=start, resource=query.resource)
+    page = await run_blocking(
+        source.engine,
+        partial(source.page, diff, size=query.size, start=start, resource=query.resource),
     )
     keys = {r.name: r.pair.key for r in diff.resources}
     token = page.next.token if page.next is not None else None
@@ -270,7 +271,9 @@ async def release_diff_csv(
     if cached is not None:
         return cached
     pair = item.pair
-    changes = await run_in_threadpool(resolved.source.open_stream, diff, item.name)
+    changes = await run_blocking(
+        resolved.source.engine, resolved.source.open_stream, diff, item.name
+    )
     rows = (csv_row(change, pair.value_fields) for change in changes)
     body = iter_csv(csv_header(pair.key, pair.value_fields), rows)
     return StreamingResponse(body, media_type=MEDIA_TYPES["csv"], headers=headers)

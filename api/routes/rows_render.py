@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file
+from api.db.limiter import run_blocking
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.errors import ExportTooLarge
@@ -59,6 +61,7 @@ async def render_json(rows: RowsRequest) -> Response:
     if query.facets:
         body["facets"] = page.facets
         body["facets_truncated"] = list(page.truncated_facets)
+        body["facets_timed_out"] = list(page.timed_out_facets)
     if page.total is not None and page.total_is_exact:
         headers["X-Total-Count"] = str(page.total)
     ROWS_SERVED.labels("json").inc(len(page.rows))
@@ -148,7 +151,8 @@ async def render_xlsx(rows: RowsRequest) -> Response:
     about = _about(rows)
     header, stream = await reader.stream(query)
     counted = count_rows("xlsx", stream)
-    body = await run_in_threadpool(xlsx_bytes, header, counted, sheet=spec.resource, about=about)
+    build = partial(xlsx_bytes, header, counted, sheet=spec.resource, about=about)
+    body = await run_blocking(reader.engine, build)
     return Response(body, media_type=MEDIA_TYPES["xlsx"], headers=asked.headers)
 
 

@@ -277,6 +277,7 @@ async def table_page(
         columns=columns,
         rows=rows,
         facets=facets,
+        facets_timed_out=list(page.timed_out_facets),
         total=page.total,
         next_url=_link(base, [*_without(params, "_next"), ("_next", page.next)])
         if page.next
