@@ -19,6 +19,7 @@ from api.routes import register_routes
 from api.routes.head import HeadAsGet
 from api.web.catch_all import CatchAll
 from api.web.cors import ProblemCors
+from api.web.host import ForwardedHost
 from api.web.limits import Limits, RequestLimits
 from api.web.request_id import HEADER as REQUEST_ID_HEADER
 from api.web.request_id import RequestId
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe)  # metrics and the access line, errors and refusals included
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outside the proxy headers: the peer it trusts must be the real one, not the forwarded.
+    app.add_middleware(ForwardedHost, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
     register_routes(app)
     return app

@@ -19,7 +19,7 @@ from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
 from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
 from api.errors import BadQuery, NotFound, ParamError, quoted
-from api.metadata.urls import API_PREFIX
+from api.metadata.urls import API_PREFIX, Links
 from api.query.controls import read_controls, read_size
 from api.query.operators import Control
 from api.render.rows import MEDIA_TYPES, iter_csv
@@ -184,11 +184,17 @@ ResolvedCsvDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_csv_diff)]
 
 
 def _headers(
-    request: Request, resolved: ResolvedDiff, query: DiffQuery, max_age: int, variant: str
+    request: Request,
+    resolved: ResolvedDiff,
+    query: DiffQuery,
+    *,
+    links: Links,
+    max_age: int,
+    variant: str,
 ) -> dict[str, str]:
     before, after = resolved.before, resolved.after
-    path, query_string = request.url.path, request.url.query
-    etag = etag_for(after, path, query_string, variant=f"diff:{before.content_hash}:{variant}")
+    url = links.at(request.url.path, request.url.query)
+    etag = etag_for(after, url, variant=f"diff:{before.content_hash}:{variant}")
     pinned = "latest" not in (query.from_version, query.to_version)
     return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
 
@@ -203,7 +209,9 @@ async def release_diff(
     links: LinksDep,
 ) -> Response:
     """Rows added, removed and changed by primary key, schema changes and the bump they need."""
-    headers = _headers(request, resolved, query, settings.latest_max_age, "json")
+    headers = _headers(
+        request, resolved, query, links=links, max_age=settings.latest_max_age, variant="json"
+    )
     cached = not_modified(request, headers["ETag"], headers)
     if cached is not None:
         return cached
@@ -259,6 +267,7 @@ async def release_diff_csv(
     query: CsvDiffQueryDep,
     resolved: ResolvedCsvDiffDep,
     settings: SettingsDep,
+    links: LinksDep,
 ) -> Response:
     """Every row change of one resource: key columns, diff_type, from_ and to_ of each field."""
     diff = resolved.diff
@@ -266,7 +275,9 @@ async def release_diff_csv(
     assert item is not None
     if item.counts is None:
         raise _not_compared(item, diff)
-    headers = _headers(request, resolved, query, settings.latest_max_age, "csv")
+    headers = _headers(
+        request, resolved, query, links=links, max_age=settings.latest_max_age, variant="csv"
+    )
     cached = not_modified(request, headers["ETag"], headers)
     if cached is not None:
         return cached
