@@ -83,6 +83,13 @@ def _cache_key(
     return (kind, _database(engine), spec.table.name, query.filters_key, *extra)
 
 
+def _field(spec: TableSpec, name: str) -> FieldSpec:
+    found = spec.field(name)
+    if found is None:
+        raise ValueError(f"{name!r} is not a column of {spec.resource}")
+    return found
+
+
 class RowReader:
     """Runs the queries of one table spec against one engine."""
 
@@ -144,7 +151,7 @@ class RowReader:
         if fetched is None:
             fetched = await run_in_threadpool(self._fetch_stored, plan.select)
         rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
-        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=False)
+        decoders = self._decoders(query, text=False)
         if any(decoders):
             rows = [decode_row(row, decoders) for row in rows]
         total, exact = await self.page_total(query)
@@ -163,6 +170,19 @@ class RowReader:
             total_is_exact=exact,
             facets=facets,
             truncated_facets=tuple(truncated),
+        )
+
+    def _sources(self, query: RowQuery) -> list[tuple[TableSpec, tuple[str, ...]]]:
+        """The tables the output columns come from, each with its columns, in output order."""
+        return [(self.spec, query.columns)] + [(step.target, step.columns) for step in query.expand]
+
+    def _decoders(self, query: RowQuery, *, text: bool) -> tuple[Decoder | None, ...]:
+        """The stored decoders of every output column, the expanded ones by their own table."""
+        dialect = self.engine.dialect
+        return tuple(
+            decoder
+            for spec, columns in self._sources(query)
+            for decoder in stored_decoders(spec, columns, dialect, text=text)
         )
 
     def _cursor_decoder(self, plan: Plan) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -252,17 +272,13 @@ class RowReader:
     async def stream_stored(self, query: RowQuery) -> StoredRows:
         """Every matching row as stored, in batches: for CSV, which decodes only what it must."""
         plan = build_select(self.spec, query, limit=None, stored=True)
-        fields = tuple(self._field(name) for name in plan.output_columns)
-        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=True)
+        fields = tuple(
+            _field(spec, name) for spec, columns in self._sources(query) for name in columns
+        )
+        decoders = self._decoders(query, text=True)
         open_raw = functools.partial(self._open_batches, raw=True)
         batches = await run_in_threadpool(open_raw, plan.select, len(fields))
         return StoredRows(plan.output_columns, fields, decoders, batches)
-
-    def _field(self, name: str) -> FieldSpec:
-        found = self.spec.field(name)
-        if found is None:
-            raise ValueError(f"{name!r} is not a column of {self.spec.resource}")
-        return found
 
     def _open_stream(self, plan: Any) -> Iterator[tuple[Any, ...]]:
         width = len(plan.output_columns)
