@@ -111,6 +111,13 @@ def _scan_kw(build: Callable[..., sa.Select[Any]]) -> Callable[[bool], sa.Select
     return lambda scan: build(scan=scan)
 
 
+def _field(spec: TableSpec, name: str) -> FieldSpec:
+    found = spec.field(name)
+    if found is None:
+        raise ValueError(f"{name!r} is not a column of {spec.resource}")
+    return found
+
+
 class RowReader:
     """Runs the queries of one table spec against one engine."""
 
@@ -198,7 +205,7 @@ class RowReader:
 
             fetched = await run_blocking(self.engine, self._planned_or_scan, build, _all_stored)
         rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
-        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=False)
+        decoders = self._decoders(query, text=False)
         if any(decoders):
             rows = [decode_row(row, decoders) for row in rows]
         total, exact = await self.page_total(query)
@@ -224,6 +231,19 @@ class RowReader:
             facets=facets,
             truncated_facets=tuple(truncated),
             timed_out_facets=tuple(timed_out),
+        )
+
+    def _sources(self, query: RowQuery) -> list[tuple[TableSpec, tuple[str, ...]]]:
+        """The tables the output columns come from, each with its columns, in output order."""
+        return [(self.spec, query.columns)] + [(step.target, step.columns) for step in query.expand]
+
+    def _decoders(self, query: RowQuery, *, text: bool) -> tuple[Decoder | None, ...]:
+        """The stored decoders of every output column, the expanded ones by their own table."""
+        dialect = self.engine.dialect
+        return tuple(
+            decoder
+            for spec, columns in self._sources(query)
+            for decoder in stored_decoders(spec, columns, dialect, text=text)
         )
 
     def _cursor_decoder(self, plan: Plan) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -317,17 +337,13 @@ class RowReader:
     async def stream_stored(self, query: RowQuery) -> StoredRows:
         """Every matching row as stored, in batches: for CSV, which decodes only what it must."""
         plan = build_select(self.spec, query, limit=None, stored=True)
-        fields = tuple(self._field(name) for name in plan.output_columns)
-        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=True)
+        fields = tuple(
+            _field(spec, name) for spec, columns in self._sources(query) for name in columns
+        )
+        decoders = self._decoders(query, text=True)
         open_raw = functools.partial(self._open_batches, raw=True)
         batches = await run_blocking(self.engine, open_raw, plan.select, len(fields))
         return StoredRows(plan.output_columns, fields, decoders, batches)
-
-    def _field(self, name: str) -> FieldSpec:
-        found = self.spec.field(name)
-        if found is None:
-            raise ValueError(f"{name!r} is not a column of {self.spec.resource}")
-        return found
 
     def _open_stream(self, plan: Any) -> Iterator[tuple[Any, ...]]:
         width = len(plan.output_columns)

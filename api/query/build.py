@@ -76,9 +76,29 @@ def _where(spec: TableSpec, query: RowQuery, scan: bool = False) -> list[sa.Colu
     ]
 
 
-def _stored(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+def _stored(column: sa.ColumnElement[Any], label: str) -> sa.ColumnElement[Any]:
     """The column as the driver returns it, without its type's result processing."""
-    return sa.type_coerce(column, sa.types.NullType()).label(column.name)
+    return sa.type_coerce(column, sa.types.NullType()).label(label)
+
+
+def _expanded(
+    spec: TableSpec, query: RowQuery
+) -> tuple[sa.FromClause, list[tuple[sa.ColumnElement[Any], str]]]:
+    """The table joined to each table `_expand` follows, and the referenced columns with labels.
+
+    One left join per followed key, onto a unique referenced field: each row stays one row, and
+    a row whose key is missing keeps missing referenced values.
+    """
+    joined: sa.FromClause = spec.table
+    columns: list[tuple[sa.ColumnElement[Any], str]] = []
+    for index, step in enumerate(query.expand):
+        target = step.target.table.alias(f"expanded_{index}")
+        joined = joined.outerjoin(target, target.c[step.key] == _column(spec, step.column))
+        columns += [
+            (target.c[name], f"expanded_{index}_{position}")
+            for position, name in enumerate(step.columns)
+        ]
+    return joined, columns
 
 
 def build_select(
@@ -98,10 +118,19 @@ def build_select(
     :param scan: read the table in order, using no index (see `api.query.scan`).
     """
     sort_columns = tuple(key.column for key in query.sort)
-    names = query.columns + tuple(name for name in sort_columns if name not in query.columns)
-    columns = [_column(spec, name) for name in names]
-    selected = [_stored(column) for column in columns] if stored else columns
-    select = sa.select(*selected).where(*_where(spec, query, scan))
+    extra = tuple(name for name in sort_columns if name not in query.columns)
+    joined, referenced = _expanded(spec, query)
+    own = [_column(spec, name) for name in query.columns]
+    more = [_column(spec, name) for name in extra]
+    selected: list[sa.ColumnElement[Any]]
+    if stored:
+        selected = [_stored(column, column.name) for column in own]
+        selected += [_stored(column, label) for column, label in referenced]
+        selected += [_stored(column, column.name) for column in more]
+    else:
+        selected = [*own, *(column.label(label) for column, label in referenced), *more]
+    names = query.output_columns + extra
+    select = sa.select(*selected).select_from(joined).where(*_where(spec, query, scan))
     if query.after is not None:
         select = select.where(keyset_condition(spec, query.sort, query.after, scan=scan))
     select = select.order_by(*order_by(spec, query.sort, scan=scan))
@@ -109,7 +138,7 @@ def build_select(
         select = select.limit(limit)
     return Plan(
         select=select,
-        output_columns=query.columns,
+        output_columns=query.output_columns,
         cursor_columns=sort_columns,
         cursor_positions=tuple(names.index(name) for name in sort_columns),
     )

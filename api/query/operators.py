@@ -160,6 +160,10 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
     Control("_col", "Return only these columns (comma-separated and/or repeated), in schema "
             "order.", True),
     Control("_nocol", "Leave out these columns (comma-separated and/or repeated).", True),
+    Control("_expand", "Follow this foreign key (comma-separated and/or repeated) and add the "
+            "columns of the row it refers to: `field.column` in CSV and Excel, an object in "
+            "place of the key's value in JSON. `_col`/`_nocol` choose among them as "
+            "`field.column`.", True),
     Control("_size", "JSON pages only: rows per page, {default_size} by default, at most "
             "{max_size}; `0` returns no rows, only the count and facets.", formats=JSON_ONLY),
     Control("_next", "The cursor of the next page, as given in `next_url`; opaque."),
