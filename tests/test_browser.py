@@ -23,7 +23,7 @@ from api.db.engine import writer_engine
 from api.ingest.discover import find_releases
 from api.ingest.load import ReleaseLoader
 from tests.helpers import DATASETS, FLAGSHIP, ROOT
-from tests.test_pages import CHARTS, TALLY
+from tests.test_pages import CHARTS, LATEST, TALLY, charted_figures
 
 CHROMIUM = Path(os.environ.get("OPENDATA_CHROMIUM", "/usr/bin/chromium"))
 AXE = Path(
@@ -177,6 +177,20 @@ def test_chart_has_one_titled_marker_per_figure(site: str, page: Page) -> None:
     )
     markers.first.click()
     assert "/datasets/tally/1.0.0/totals/" in page.url
+
+
+def test_flagship_chart_draws_every_charted_figure(site: str, page: Page) -> None:
+    page.goto(f"{site}/datasets/{FLAGSHIP}")
+    expected = charted_figures()
+    markers = page.locator("svg.chart a.marker")
+    assert markers.count() == len(expected) > 0
+    titles = page.locator("svg.chart a.marker title").all_text_contents()
+    assert all("as of" in t and "source:" in t for t in titles)
+    for qualifier, shape in (("approximately", "ring"), ("more_than", "up"), ("exact", "dot")):
+        drawn = page.locator(f"svg.chart a.marker-{shape}").count()
+        assert drawn == sum(r["qualifier"] == qualifier for r in expected) > 0, qualifier
+    markers.first.click()
+    assert f"/datasets/{FLAGSHIP}/{LATEST.name}/figures/" in page.url
 
 
 def test_filter_form_lands_on_the_api_query_and_its_csv_has_the_rows(site: str, page: Page) -> None:

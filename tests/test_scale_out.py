@@ -16,7 +16,7 @@ from tests.helpers import DATASETS, FLAGSHIP
 from tests.serve_process import ROOT, opendata_command, opendata_serve
 
 PUBLIC_URL = "https://data.example.org"  # both replicas sit behind one public name
-NEW = "1.3.0"
+NEW = "1.3.1"
 URLS = [
     "/v1/datasets",
     f"/v1/datasets/{FLAGSHIP}",
