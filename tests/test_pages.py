@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import re
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -202,6 +204,55 @@ async def test_embed_is_frameable_with_source_and_licence(tally: httpx.AsyncClie
     assert svg.text.count('class="marker ') == 5
     missing = await tally.get("/embed/tally/no-such-view")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(body: bytes) -> tuple[int, int]:
+    """The width and height in a PNG's IHDR chunk (the first, right after the signature)."""
+    assert body[:8] == PNG_MAGIC and body[12:16] == b"IHDR"
+    return struct.unpack(">II", body[16:24])
+
+
+async def test_each_chart_downloads_as_png_and_svg(tally: httpx.AsyncClient) -> None:
+    page = await tally.get("/datasets/tally")
+    embed = await tally.get("/embed/tally/running-totals")
+    base = "http://testserver/datasets/tally/charts/running-totals"
+    for fmt in ("png", "svg"):
+        assert f'<a href="{base}.{fmt}" download>' in page.text
+        assert f'<a href="{base}.{fmt}" download>' in embed.text
+    png = await tally.get("/datasets/tally/charts/running-totals.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert 'filename="tally-running-totals.png"' in png.headers["content-disposition"]
+    svg = await tally.get("/datasets/tally/charts/running-totals.svg")
+    root = ElementTree.fromstring(svg.content)
+    width, height = int(root.attrib["width"]), int(root.attrib["height"])
+    # Drawn at twice the SVG's size, so the PNG stays sharp on dense screens and in print.
+    assert png_size(png.content) == (2 * width, 2 * height)
+    assert width >= 600 and height >= 400
+    # The file holds the title, the legend and the source with its licence, not the plot alone.
+    assert "Running totals of the campaign" in svg.text and "approximately (hollow)" in svg.text
+    assert "version 1.0.0" in svg.text and "Creative Commons Attribution 4.0" in svg.text
+    for response in (png, svg):
+        etag = response.headers["etag"]
+        again = await tally.get(str(response.url), headers={"If-None-Match": etag})
+        assert (again.status_code, again.content) == (304, b"")
+        head = await tally.head(str(response.url))
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["etag"] == etag
+    assert png.headers["etag"] != svg.headers["etag"]
+    for missing in ("running-totals.gif", "no-such-view.png"):
+        answer = await tally.get(f"/datasets/tally/charts/{missing}")
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
+
+
+async def test_the_flagship_chart_downloads_as_png(client: httpx.AsyncClient) -> None:
+    png = await client.get(f"/datasets/{FLAGSHIP}/charts/running-totals.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png_size(png.content)[0] == 2 * 720
+    svg = await client.get(f"/datasets/{FLAGSHIP}/charts/running-totals.svg")
+    assert svg.text.count('class="marker ') == len(charted_figures())
 
 
 async def test_pages_answer_head_and_404_with_a_page(client: httpx.AsyncClient) -> None:

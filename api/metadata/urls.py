@@ -86,9 +86,9 @@ class Links:
         """The frameable page of one chart a package declares."""
         return f"{self.base_url}/embed/{segment(package)}/{segment(view)}"
 
-    def chart_file(self, package: str, view: str) -> str:
-        """One declared chart as an SVG file."""
-        return f"{self.page(package)}/charts/{segment(view)}.svg"
+    def chart_file(self, package: str, view: str, fmt: str = "svg") -> str:
+        """One declared chart as a file: ``svg`` or ``png``."""
+        return f"{self.page(package)}/charts/{segment(view)}.{segment(fmt)}"
 
     def ckan_package(self, package: str) -> str:
         """The CKAN `package_show` of a package."""

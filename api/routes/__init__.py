@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.routes import (
+    chart_files,
     ckan,
     datasets,
     diff,
@@ -24,7 +25,8 @@ ROUTERS = (
     health.router,
     problems.router,
     pages.router,
-    table_pages.router,  # after pages: `/datasets/{package}/charts/{view}.svg` first
+    chart_files.router,
+    table_pages.router,  # after chart files: `/datasets/{package}/charts/{view}.svg` first
     ckan.router,
     datasets.router,
     releases.router,

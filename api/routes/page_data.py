@@ -150,6 +150,7 @@ class Chart:
     series_labels: dict[str, str]
     headline: list[dict[str, str]]
     svg_url: str
+    png_url: str
     embed_url: str
     table_url: str
 
@@ -210,7 +211,8 @@ async def chart(serving: Serving, release: LoadedRelease, view: ChartView) -> Ch
         legend=legend(points, series_labels),
         series_labels=series_labels,
         headline=headline,
-        svg_url=links.chart_file(info.package, view.name),
+        svg_url=links.chart_file(info.package, view.name, "svg"),
+        png_url=links.chart_file(info.package, view.name, "png"),
         embed_url=links.embed(info.package, view.name),
         table_url=f"{base}?{view.filter}" if view.filter else base,
     )
