@@ -160,7 +160,13 @@ async def test_latest_is_short_lived_and_points_at_the_pinned_url(
 
 @pytest.mark.parametrize(
     "version,successor",
-    [("1.0.0", "1.1.0"), ("1.1.0", "1.2.0"), ("1.2.0", "1.3.0"), ("1.3.0", "1.3.1"), ("1.3.1", None)],
+    [
+        ("1.0.0", "1.1.0"),
+        ("1.1.0", "1.2.0"),
+        ("1.2.0", "1.3.0"),
+        ("1.3.0", "1.3.1"),
+        ("1.3.1", None),
+    ],
 )
 async def test_older_releases_link_their_successor(
     client: httpx.AsyncClient, version: str, successor: str | None
@@ -363,7 +369,10 @@ async def test_health_probes(client: httpx.AsyncClient) -> None:
     live = await client.get("/healthz")
     ready = await client.get("/readyz")
     assert (live.status_code, live.json()) == (200, {"status": "ok"})
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "releases": len(VERSIONS)})
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"status": "ready", "releases": len(VERSIONS)},
+    )
 
 
 CHANGELOG = {

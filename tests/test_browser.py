@@ -147,6 +147,9 @@ PAGES = {
     "table": f"/datasets/{FLAGSHIP}/1.3.0/figures?metric=foreigners_deported&nationality=KR",
     "row": f"/datasets/{FLAGSHIP}/1.3.0/reports/freshnews_20251018",
     "embed": "/embed/tally/running-totals",
+    "flagship-embed": f"/embed/{FLAGSHIP}/running-totals",
+    "diff": f"/datasets/{FLAGSHIP}/diff?from=1.2.0&to=1.3.0&resource=figures",
+    "diff-metadata": f"/datasets/{FLAGSHIP}/diff?from=1.3.0&to=1.3.1",
     "not-found": "/datasets/no-such-package",
 }
 

@@ -82,7 +82,7 @@ async def test_package_page_renders_markdown_fields_previews_releases_and_citati
         for suffix in (".csv", ".csv?_bom=1&amp;_delimiter=%3B", ".xlsx", ".json", ".ndjson"):
             assert f'/v1/datasets/{FLAGSHIP}/{LATEST.name}/{name}{suffix}"' in text, (name, suffix)
     assert text.count(">what changed</a>") == 4
-    assert f"/v1/datasets/{FLAGSHIP}/diff?from=1.2.0&amp;to=1.3.0" in text
+    assert f"/datasets/{FLAGSHIP}/diff?from=1.2.0&amp;to=1.3.0" in text
     for fmt in ("apa", "bibtex", "ris", "csl-json", "cff"):
         assert f'<pre id="citation-{fmt}"' in text
         assert f'data-copy="citation-{fmt}" hidden>' in text
@@ -271,3 +271,11 @@ async def test_sitemap_lists_the_new_pages(tally: httpx.AsyncClient) -> None:
     assert "<loc>http://testserver/embed/tally/running-totals</loc>" in sitemap
     for name in ("reports", "metrics", "totals"):
         assert f"<loc>http://testserver/datasets/tally/1.0.0/{name}</loc>" in sitemap
+
+
+async def test_sitemap_lists_what_changed_in_each_release(client: httpx.AsyncClient) -> None:
+    sitemap = (await client.get("/sitemap.xml")).text
+    pairs = [("1.0.0", "1.1.0"), ("1.1.0", "1.2.0"), ("1.2.0", "1.3.0"), ("1.3.0", "1.3.1")]
+    for older, newer in pairs:
+        page = f"http://testserver/datasets/{FLAGSHIP}/diff?from={older}&amp;to={newer}"
+        assert f"<loc>{page}</loc>" in sitemap

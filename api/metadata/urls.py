@@ -90,6 +90,14 @@ class Links:
         """One declared chart as a file: ``svg`` or ``png``."""
         return f"{self.page(package)}/charts/{segment(view)}.{segment(fmt)}"
 
+    def diff_page(
+        self, package: str, from_version: str, to_version: str, *, resource: str | None = None
+    ) -> str:
+        """The HTML page of what changed between two releases, optionally of one resource."""
+        query = [("from", from_version), ("to", to_version)]
+        query += [("resource", resource)] if resource is not None else []
+        return _with_query(f"{self.page(package)}/diff", query)
+
     def ckan_package(self, package: str) -> str:
         """The CKAN `package_show` of a package."""
         return _with_query(f"{self.base_url}/api/3/action/package_show", [("id", package)])
@@ -148,10 +156,18 @@ class Links:
         """The OpenAPI path of a resource's rows, its version left as ``{version}``."""
         return f"{self.package(package)}/{{version}}/{segment(resource)}"
 
-    def diff(self, package: str, from_version: str, to_version: str) -> str:
-        """The diff between two releases of a package."""
+    def diff(
+        self, package: str, from_version: str, to_version: str, *, resource: str | None = None
+    ) -> str:
+        """The diff between two releases of a package, optionally of one resource."""
         query = [("from", from_version), ("to", to_version)]
+        query += [("resource", resource)] if resource is not None else []
         return _with_query(f"{self.package(package)}/diff", query)
+
+    def diff_csv(self, package: str, from_version: str, to_version: str, resource: str) -> str:
+        """Every row change of one resource between two releases, as CSV."""
+        query = [("from", from_version), ("to", to_version), ("resource", resource)]
+        return _with_query(f"{self.package(package)}/diff.csv", query)
 
     # Harvesters ---------------------------------------------------------------------------------
 

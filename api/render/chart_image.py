@@ -27,7 +27,9 @@ CHAR_WIDTH = 7.0  # a generous width of one 12 px character, to lay the legend o
 PNG_ZOOM = 2  # PNG pixels per SVG unit: sharp on high-density screens and in print
 
 
-def _legend_rows(entries: Sequence[Mapping[str, str]]) -> list[list[tuple[float, Mapping[str, str]]]]:
+def _legend_rows(
+    entries: Sequence[Mapping[str, str]],
+) -> list[list[tuple[float, Mapping[str, str]]]]:
     """The legend entries flowed into rows that fit the chart's width, each with its x."""
     rows: list[list[tuple[float, Mapping[str, str]]]] = [[]]
     x = float(MARGIN)
@@ -57,7 +59,7 @@ def chart_document(
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}"'
         f' viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="title">'
-        f"<title id=\"title\">{escape(view.title)}</title>"
+        f'<title id="title">{escape(view.title)}</title>'
         f'<rect width="{WIDTH}" height="{height}" fill="#fff"/>'
         f'<text x="{MARGIN}" y="24" font-family="{FONT}" font-size="16" font-weight="bold"'
         f' fill="#111">{escape(view.title)}</text>'

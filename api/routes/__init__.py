@@ -9,6 +9,7 @@ from api.routes import (
     ckan,
     datasets,
     diff,
+    diff_pages,
     harvest,
     health,
     pages,
@@ -26,6 +27,7 @@ ROUTERS = (
     problems.router,
     pages.router,
     chart_files.router,
+    diff_pages.router,
     table_pages.router,  # after chart files: `/datasets/{package}/charts/{view}.svg` first
     ckan.router,
     datasets.router,

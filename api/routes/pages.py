@@ -197,7 +197,9 @@ async def dataset_page(package: str, serving: ServingDep) -> HTMLResponse:
                 "changelog": r.changelog or "",
                 "zip": links.zip(r.package, r.version),
                 "descriptor": links.descriptor(r.package, r.version),
-                "diff": links.diff(r.package, older.info.version, r.version) if older else None,
+                "diff": links.diff_page(r.package, older.info.version, r.version)
+                if older
+                else None,
             }
         )
     # APA as plain text: its `*` emphasis is Markdown, which a page would show literally.
@@ -270,10 +272,12 @@ async def sitemap(snapshot: SnapshotDep, links: LinksDep) -> Response:
         add(links.page(package), latest.loaded_at.date().isoformat())
         for view in read_views(latest.descriptor):
             add(links.embed(package, view.name))
-        for release in releases:
+        for older, release in zip([None, *releases], releases, strict=False):
             info = release.info
             published = info.published.isoformat() if info.published else None
             add(links.descriptor(package, info.version), published)
+            if older is not None:
+                add(links.diff_page(package, older.info.version, info.version), published)
             for resource in info.resources:
                 add(links.table_page(package, info.version, resource.name), published)
     body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
