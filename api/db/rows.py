@@ -124,8 +124,11 @@ class RowReader:
             finally:
                 result.close()
 
-    def _scalar(self, select: sa.Select[Any]) -> Any:
-        with self.engine.connect() as connection, time_limited(connection, self.budget):
+    def _scalar(self, select: sa.Select[Any], at_most: float | None = None) -> Any:
+        with (
+            self.engine.connect() as connection,
+            time_limited(connection, self.budget, at_most=at_most),
+        ):
             return connection.execute(select).scalar_one()
 
     async def page(self, query: RowQuery, plan: Plan | None = None) -> Page:
@@ -199,15 +202,18 @@ class RowReader:
             RESULTS.put(key, cached)
         return cached[0], cached[1]
 
-    async def count(self, query: RowQuery) -> int:
-        """The number of rows matching the filters (cached: releases never change)."""
+    async def count(self, query: RowQuery, at_most: float | None = None) -> int:
+        """The number of rows matching the filters (cached: releases never change).
+
+        :param at_most: a shorter time limit for this count than the query limit.
+        """
         if not query.filters:
             return self.spec.row_count
         key = _cache_key("count", self.engine, self.spec, query)
         cached = RESULTS.get(key)
         if cached is None:
             select = build_count(self.spec, query)
-            cached = int(await run_in_threadpool(self._scalar, select))
+            cached = int(await run_in_threadpool(self._scalar, select, at_most))
             RESULTS.put(key, cached)
         return int(cached)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,9 +15,10 @@ from api.db.budget import request_budget
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import Serving
+from api.errors import QueryTimeout
 from api.metadata.urls import Links
 from api.model import TableSpec
-from api.query import parse_row_query
+from api.query import RowQuery, parse_row_query
 from api.render.charts import ChartView, Point, chart_svg, legend
 
 LABEL_FIELDS = ("title", "label", "name", "name_en")  # the field that names a referenced row
@@ -96,6 +98,26 @@ async def all_rows(
     reader = RowReader(serving.engine, spec, budget=request_budget(settings))
     columns, rows = await reader.stream(query)
     return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+async def shown_total(
+    reader: RowReader, query: RowQuery, *, cap: int, seconds: float
+) -> tuple[int | None, bool | None]:
+    """The total a table page shows, and whether it is exact (None: not counted in time).
+
+    The exact count (`_count=exact`, the page's default) may take `seconds`; past them, or with
+    `_count=bounded`, the count stops at `cap`: more than `cap` rows match. `_count=none` skips it.
+    """
+    if query.count == "none":
+        return None, None
+    if query.count == "exact":
+        with contextlib.suppress(QueryTimeout):
+            return await reader.count(query, at_most=seconds), True
+    try:
+        counted, exact = await reader.count_at_most(query, cap + 1)
+    except QueryTimeout:
+        return None, None
+    return (counted, True) if exact else (cap, False)
 
 
 async def labels_for(serving: Serving, release: LoadedRelease, reference: Reference) -> Labels:
