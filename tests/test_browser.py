@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -211,6 +212,22 @@ def test_filter_form_lands_on_the_api_query_and_its_csv_has_the_rows(site: str, 
     download = page.request.get(href)
     rows = list(csv.DictReader(download.text().splitlines()))
     assert sorted(r["figure_id"] for r in rows) == sorted(shown) and shown
+
+
+def test_what_changed_opens_the_diff_page_of_the_release(site: str, page: Page) -> None:
+    page.goto(f"{site}/datasets/{FLAGSHIP}")
+    release = page.locator("#releases tr").filter(
+        has=page.locator("th", has_text=re.compile(r"^1\.3\.0$"))
+    )
+    release.get_by_role("link", name="what changed").click()
+    page.wait_for_load_state()
+    assert page.url == f"{site}/datasets/{FLAGSHIP}/diff?from=1.2.0&to=1.3.0"
+    assert page.locator("h1").inner_text() == "What changed from 1.2.0 to 1.3.0"
+    page.get_by_role("link", name="figures", exact=True).first.click()
+    page.wait_for_load_state()
+    assert page.url.endswith("diff?from=1.2.0&to=1.3.0&resource=figures")
+    assert page.locator("tbody.change-changed td.before").count() > 0
+    assert page.locator("tbody.change-added").count() > 0
 
 
 def test_copy_button_is_shown_by_the_script(site: str, page: Page) -> None:
