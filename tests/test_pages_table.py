@@ -193,3 +193,24 @@ async def test_an_exact_count_past_its_time_says_more_than_the_cap(
         assert page.status_code == 200
         assert "More than <strong>3</strong> rows where" in page.text
         assert len(ROW_HEADER.findall(page.text)) == 50  # the rows themselves are all there
+
+
+async def test_an_expanded_column_is_shown_but_not_offered_as_a_sort(
+    client: httpx.AsyncClient,
+) -> None:
+    metric = "suspects_referred_to_court"
+    params = {"_expand": "report_id", "_col": "report_id.publisher", "metric": metric}
+    page = await client.get(TABLE, params=params)
+    assert page.status_code == 200
+    headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', page.text)
+    assert headers[-1] == "report_id.publisher"
+    assert all(header.startswith("<a href=") for header in headers[:-1])
+    reports = {r["report_id"]: r for r in rows_of(DATA / "reports.csv")}
+    expected = {
+        reports[r["report_id"]]["publisher"]
+        for r in rows_of(DATA / "figures.csv")
+        if r["metric"] == metric
+    }
+    assert expected
+    for publisher in expected:
+        assert f"<td>{html.escape(publisher)}</td>" in page.text

@@ -30,7 +30,7 @@ async def chart_file(
     except (NotFound, BadQuery) as error:
         return problem_page(error, links)
     info = release.info
-    etag = etag_for(release, request.url.path, "", fmt)
+    etag = etag_for(release, links.at(request.url.path), fmt)
     headers = {
         "ETag": etag,
         "Cache-Control": PAGE_CACHE,

@@ -9,17 +9,17 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.config import Settings
 from api.db.budget import request_budget
 from api.db.diffsource import LoadedDiffs
+from api.db.limiter import run_blocking
 from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
 from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
 from api.errors import BadQuery, NotFound, ParamError, quoted
-from api.metadata.urls import API_PREFIX
+from api.metadata.urls import API_PREFIX, Links
 from api.query.controls import read_controls, read_size
 from api.query.operators import Control
 from api.render.rows import MEDIA_TYPES, iter_csv
@@ -146,7 +146,7 @@ async def resolve_diff(
     after = snapshot.release(package, query.to_version)
     # One budget for every query of the request: the row counts, then the changes shown.
     source = LoadedDiffs(engine, catalog, budget=request_budget(settings))
-    diff = await run_in_threadpool(source.diff, before, after)
+    diff = await run_blocking(engine, source.diff, before, after)
     if query.resource is not None and diff.resource(query.resource) is None:
         names = ", ".join(r.name for r in diff.resources)
         raise NotFound(
@@ -185,12 +185,18 @@ ResolvedCsvDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_csv_diff)]
 
 
 def diff_headers(
-    request: Request, resolved: ResolvedDiff, query: DiffQuery, max_age: int, variant: str
+    request: Request,
+    resolved: ResolvedDiff,
+    query: DiffQuery,
+    *,
+    links: Links,
+    max_age: int,
+    variant: str,
 ) -> dict[str, str]:
     """The ETag and Cache-Control of a diff: immutable when both releases are pinned."""
     before, after = resolved.before, resolved.after
-    path, query_string = request.url.path, request.url.query
-    etag = etag_for(after, path, query_string, variant=f"diff:{before.content_hash}:{variant}")
+    url = links.at(request.url.path, request.url.query)
+    etag = etag_for(after, url, variant=f"diff:{before.content_hash}:{variant}")
     pinned = "latest" not in (query.from_version, query.to_version)
     return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
 
@@ -205,14 +211,17 @@ async def release_diff(
     links: LinksDep,
 ) -> Response:
     """Rows added, removed and changed by primary key, schema changes and the bump they need."""
-    headers = diff_headers(request, resolved, query, settings.latest_max_age, "json")
+    headers = diff_headers(
+        request, resolved, query, links=links, max_age=settings.latest_max_age, variant="json"
+    )
     cached = not_modified(request, headers["ETag"], headers)
     if cached is not None:
         return cached
     diff, source = resolved.diff, resolved.source
     start = source.position(diff, query.next, query.resource) if query.next is not None else None
-    page = await run_in_threadpool(
-        partial(source.page, diff, size=query.size, start=start, resource=query.resource)
+    page = await run_blocking(
+        source.engine,
+        partial(source.page, diff, size=query.size, start=start, resource=query.resource),
     )
     keys = {r.name: r.pair.key for r in diff.resources}
     token = page.next.token if page.next is not None else None
@@ -260,6 +269,7 @@ async def release_diff_csv(
     query: CsvDiffQueryDep,
     resolved: ResolvedCsvDiffDep,
     settings: SettingsDep,
+    links: LinksDep,
 ) -> Response:
     """Every row change of one resource: key columns, diff_type, from_ and to_ of each field."""
     diff = resolved.diff
@@ -267,12 +277,16 @@ async def release_diff_csv(
     assert item is not None
     if item.counts is None:
         raise _not_compared(item, diff)
-    headers = diff_headers(request, resolved, query, settings.latest_max_age, "csv")
+    headers = diff_headers(
+        request, resolved, query, links=links, max_age=settings.latest_max_age, variant="csv"
+    )
     cached = not_modified(request, headers["ETag"], headers)
     if cached is not None:
         return cached
     pair = item.pair
-    changes = await run_in_threadpool(resolved.source.open_stream, diff, item.name)
+    changes = await run_blocking(
+        resolved.source.engine, resolved.source.open_stream, diff, item.name
+    )
     rows = (csv_row(change, pair.value_fields) for change in changes)
     body = iter_csv(csv_header(pair.key, pair.value_fields), rows)
     return StreamingResponse(body, media_type=MEDIA_TYPES["csv"], headers=headers)

@@ -136,7 +136,9 @@ async def diff_page(request: Request, package: str, serving: ServingDep) -> Resp
         resolved = await resolve_diff(
             package, query, serving.snapshot, serving.catalog, serving.engine, settings
         )
-        headers = diff_headers(request, resolved, query, settings.latest_max_age, "html")
+        headers = diff_headers(
+            request, resolved, query, links=links, max_age=settings.latest_max_age, variant="html"
+        )
         cached = not_modified(request, headers["ETag"], headers)
         if cached is not None:
             return cached
