@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.routes import (
+    chart_files,
     ckan,
     datasets,
     diff,
+    diff_pages,
     harvest,
     health,
     pages,
@@ -24,7 +26,9 @@ ROUTERS = (
     health.router,
     problems.router,
     pages.router,
-    table_pages.router,  # after pages: `/datasets/{package}/charts/{view}.svg` first
+    chart_files.router,
+    diff_pages.router,
+    table_pages.router,  # after chart files: `/datasets/{package}/charts/{view}.svg` first
     ckan.router,
     datasets.router,
     releases.router,

@@ -133,7 +133,7 @@ class ResolvedDiff:
     source: LoadedDiffs
 
 
-async def _resolve(
+async def resolve_diff(
     package: str,
     query: DiffQuery,
     snapshot: Snapshot,
@@ -141,6 +141,7 @@ async def _resolve(
     engine: sa.Engine,
     settings: Settings,
 ) -> ResolvedDiff:
+    """The two releases a diff names, diffed; NotFound when a release or the resource is missing."""
     before = snapshot.release(package, query.from_version)
     after = snapshot.release(package, query.to_version)
     # One budget for every query of the request: the row counts, then the changes shown.
@@ -164,7 +165,7 @@ async def get_resolved_diff(
     settings: SettingsDep,
 ) -> ResolvedDiff:
     """The releases and resource a JSON diff names, diffed; NotFound when one is missing."""
-    return await _resolve(package, query, snapshot, catalog, engine, settings)
+    return await resolve_diff(package, query, snapshot, catalog, engine, settings)
 
 
 async def get_resolved_csv_diff(
@@ -176,14 +177,14 @@ async def get_resolved_csv_diff(
     settings: SettingsDep,
 ) -> ResolvedDiff:
     """The releases and resource a CSV diff names, diffed; NotFound when one is missing."""
-    return await _resolve(package, query, snapshot, catalog, engine, settings)
+    return await resolve_diff(package, query, snapshot, catalog, engine, settings)
 
 
 ResolvedDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_diff)]
 ResolvedCsvDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_csv_diff)]
 
 
-def _headers(
+def diff_headers(
     request: Request,
     resolved: ResolvedDiff,
     query: DiffQuery,
@@ -192,6 +193,7 @@ def _headers(
     max_age: int,
     variant: str,
 ) -> dict[str, str]:
+    """The ETag and Cache-Control of a diff: immutable when both releases are pinned."""
     before, after = resolved.before, resolved.after
     url = links.at(request.url.path, request.url.query)
     etag = etag_for(after, url, variant=f"diff:{before.content_hash}:{variant}")
@@ -209,7 +211,7 @@ async def release_diff(
     links: LinksDep,
 ) -> Response:
     """Rows added, removed and changed by primary key, schema changes and the bump they need."""
-    headers = _headers(
+    headers = diff_headers(
         request, resolved, query, links=links, max_age=settings.latest_max_age, variant="json"
     )
     cached = not_modified(request, headers["ETag"], headers)
@@ -275,7 +277,7 @@ async def release_diff_csv(
     assert item is not None
     if item.counts is None:
         raise _not_compared(item, diff)
-    headers = _headers(
+    headers = diff_headers(
         request, resolved, query, links=links, max_age=settings.latest_max_age, variant="csv"
     )
     cached = not_modified(request, headers["ETag"], headers)
