@@ -102,8 +102,13 @@ async def test_data_for_programs_is_not_an_attachment_unless_asked(
         ],
         ["qualifier__in=more_than,at_least", "qualifier__in=at_least,more_than"],
         ["_col=figure_id,metric", "_col=metric&_col=figure_id", "_col=metric,figure_id,metric"],
+        [
+            "_expand=report_id",
+            "_expand=report_id&_expand=report_id",
+            "_expand=report_id&_sort=value",
+        ],
     ],
-    ids=["exact", "order-and-number-spelling", "in-list-order", "columns"],
+    ids=["exact", "order-and-number-spelling", "in-list-order", "columns", "expand"],
 )
 async def test_same_selection_gives_the_same_name_however_it_is_spelled(
     client: httpx.AsyncClient, spellings: list[str]
@@ -122,6 +127,8 @@ async def test_different_selections_give_different_names(client: httpx.AsyncClie
         "_col=figure_id,metric",
         "_nocol=notes",
         "metric=suspects_detained&_col=figure_id,metric",
+        "_expand=report_id",
+        "_expand=report_id&_col=report_id.title",
     ]
     names = [await _saved_as(client, f"{LATEST}/figures.csv?{q}&_dl=1") for q in queries]
     assert len(set(names)) == len(queries)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 from openpyxl.cell.cell import Cell
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from api.config import Settings
@@ -262,6 +263,24 @@ async def test_flagship_figures_are_typed(client: httpx.AsyncClient) -> None:
     ]
     assert {r["as_of_date"].number_format for r in rows if r["as_of_date"].value} == {"yyyy-mm-dd"}
     assert sheet.auto_filter.ref == f"A1:U{len(released) + 1}"
+
+
+async def test_expanded_columns_are_typed_by_their_own_table(client: httpx.AsyncClient) -> None:
+    path = f"{LATEST}/figures.xlsx?metric=suspects_detained&_expand=report_id"
+    sheet, _about = await _sheet(client, path, "figures")
+    reports = {r["report_id"]: r for r in _released("reports")}
+    rows = _by_name(sheet)
+    assert rows
+    for row in rows:
+        report = reports[row["report_id"].value]
+        assert _target(row["report_id.url"]) == report["url"]
+        assert _typed(row["report_id.published_by"]) == (
+            "d", datetime.fromisoformat(report["published_by"]), "yyyy-mm-dd"
+        )  # fmt: skip
+        assert row["report_id.title"].data_type == "s"
+    header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+    assert sheet.auto_filter.ref == f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
+    assert len(header) == len(sheet.column_dimensions)
 
 
 # Writing a workbook -----------------------------------------------------------------------------

@@ -26,10 +26,12 @@ def selection_digest(spec: TableSpec, query: RowQuery) -> str | None:
 
     The hash is of the query as read, not as written: filters in stored form and sorted, the
     values of `in` and `notin` sorted, the columns in schema order. So `a=1&b=2` and `b=2&a=1`,
-    `x=1` and `x__exact=1`, `_col=a,b` and `_col=b&_col=a` have the same digest. Sorting and
-    paging controls do not change which rows and columns are selected and are not part of it.
+    `x=1` and `x__exact=1`, `_col=a,b` and `_col=b&_col=a` have the same digest. The columns
+    include those `_expand` adds, so a file with them is never named as the table alone. Sorting
+    and paging controls do not change which rows and columns are selected and are not part of it.
     """
-    columns = None if query.columns == spec.column_names else list(query.columns)
+    output = query.output_columns
+    columns = None if output == spec.column_names else list(output)
     if not query.filters and columns is None:
         return None
     filters = sorted(
