@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,11 +14,17 @@ from api.db.releases import Catalog
 from api.fieldtypes import type_of
 from api.metadata.urls import PATHS
 from api.model import FieldSpec, TableSpec
-from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
 from api.render.page import page_schema as rows_page_schema
 from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
+from api.routes.answers import problem
+from api.routes.openapi_params import (
+    control_parameters,
+    filter_parameters,
+    parameter,
+    possible_value,
+    version_parameter,
+)
 
-PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
@@ -46,13 +54,6 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status"],
 }
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
-    }
 
 
 def _camel(text: str) -> str:
@@ -86,117 +87,215 @@ def value_schema(field: FieldSpec) -> dict[str, Any]:
     return schema
 
 
-def row_schema(spec: TableSpec) -> dict[str, Any]:
-    """JSON Schema of one row of a resource."""
+def row_schema(spec: TableSpec, everywhere: Collection[str] | None = None) -> dict[str, Any]:
+    """JSON Schema of one row of a resource.
+
+    :param everywhere: the columns every listed release of the resource has, the only ones a
+        row is sure to carry (an older release may lack a column added since); default all.
+    """
+    required = [c for c in spec.column_names if everywhere is None or c in everywhere]
     return {
         "type": "object",
         "title": spec.title or spec.resource,
         "description": spec.description or "",
         "properties": {f.name: value_schema(f) for f in spec.fields},
-        "required": list(spec.column_names),
+        "required": required,
     }
 
 
-def _parameter(
-    name: str,
-    description: str,
-    schema: dict[str, Any],
-    *,
-    multi: bool = False,
-    location: str = "query",
-) -> dict[str, Any]:
-    parameter: dict[str, Any] = {
-        "name": name,
-        "in": location,
-        "description": description,
-        "required": location == "path",
+ROW_MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "ndjson": "application/x-ndjson",
+    "xlsx": XLSX_MEDIA_TYPE,
+}
+TEXT_BODY: dict[str, Any] = {"type": "string"}
+BINARY_BODY: dict[str, Any] = {"type": "string", "format": "binary"}
+NOT_MODIFIED = {"description": "Not modified: the `If-None-Match` ETag still holds."}
+UNAVAILABLE = problem(
+    "The database is unreachable (`database-unavailable`, with `Retry-After`) or a query ran"
+    " past its time limit (`query-timeout`)"
+)
+ROWS_DESCRIPTION = (
+    "\n\nFilters are `column__op=value`; every control starts with `_`. A bad query is a 400"
+    " listing every problem."
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The page and facet limits of the served settings, which the controls' schemas state."""
+
+    default_size: int
+    max_size: int
+    max_facets: int
+
+
+def _body(fmt: str, page_ref: str) -> dict[str, Any]:
+    schema = {"json": {"$ref": page_ref}, "xlsx": BINARY_BODY}.get(fmt, TEXT_BODY)
+    return {ROW_MEDIA_TYPES[fmt]: {"schema": schema}}
+
+
+def _rows_responses(fmt: str | None, page_ref: str) -> dict[str, Any]:
+    """What a rows request in `fmt` answers (None: format by `Accept`, JSON by default)."""
+    if fmt is None:
+        content: dict[str, Any] = {}
+        for each in ROW_MEDIA_TYPES:
+            content.update(_body(each, page_ref))
+        ok = {"description": "A page of rows (JSON), or every matching row.", "content": content}
+    else:
+        ok = {
+            "description": f"The matching rows as {fmt.upper()}.",
+            "content": _body(fmt, page_ref),
+        }
+    responses: dict[str, Any] = {
+        "200": ok,
+        "304": NOT_MODIFIED,
+        "400": problem("Bad query: every problem listed in `errors`"),
+        "404": problem("Unknown package, version or resource"),
     }
-    parameter["schema"] = {"type": "array", "items": schema} if multi else schema
-    if multi:
-        parameter["explode"] = True
-    return parameter
-
-
-def _filter_parameters(field: FieldSpec) -> list[dict[str, Any]]:
-    label = field.title or field.name
-    parameters = [
-        _parameter(field.name, f"{label}: equals (same as `{field.name}__exact`).", _scalar(field))
-    ]
-    for key in operators_for(field.type):
-        operator = OPERATORS[key]
-        parameters.append(
-            _parameter(
-                f"{field.name}__{key}", f"{label}: {operator.description}", {"type": "string"}
-            )
+    if fmt is None:
+        responses["406"] = problem("No offered format fits `Accept`")
+    if fmt in (None, "xlsx"):
+        responses["413"] = problem(
+            "More rows than an `.xlsx` download holds; `csv_url` gives the same rows as CSV"
         )
-    return parameters
+    responses["503"] = UNAVAILABLE
+    return responses
 
 
-def _scalar(field: FieldSpec) -> dict[str, Any]:
-    # A value as text; one breaking a constraint is refused, so the schema says so.
-    return _constrained(dict(type_of(field.type).json_schema or {"type": "string"}), field)
-
-
-def resource_operation(
-    spec: TableSpec, versions: list[str], *, default_size: int, max_size: int
-) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
-    """The path, operation, row-schema name and row schema of one resource."""
-    row_name = f"{_camel(spec.package)}{_camel(spec.resource)}Row"
-    page_name = f"{_camel(spec.package)}{_camel(spec.resource)}Page"
-    parameters = [
-        _parameter(
-            "version",
-            "A release version, or `latest`.",
-            {"type": "string", "enum": ["latest", *versions]},
-            location="path",
-        ),
-    ]
-    for field in spec.fields:
-        parameters.extend(_filter_parameters(field))
-    for key, control in CONTROLS.items():
-        parameters.append(
-            _parameter(
-                key,
-                describe_control(key, default_size=default_size, max_size=max_size),
-                {"type": "string"},
-                multi=control.repeatable,
-            )
+def rows_operations(
+    spec: TableSpec, versions: list[str], limits: Limits, page_ref: str
+) -> dict[str, dict[str, Any]]:
+    """The path and operation of a resource's rows: format by `Accept`, and by each suffix."""
+    filters = [p for field in spec.fields for p in filter_parameters(spec, field)]
+    base_path = PATHS.resource_template(spec.package, spec.resource)
+    operation_id = f"rows_{spec.package}_{spec.resource}".replace("-", "_")
+    found = {}
+    for fmt in (None, "csv", "ndjson", "xlsx"):
+        controls = control_parameters(
+            spec,
+            fmt,
+            default_size=limits.default_size,
+            max_size=limits.max_size,
+            max_facets=limits.max_facets,
         )
-    page_schema = rows_page_schema(f"#/components/schemas/{row_name}")
+        suffix = "" if fmt is None else f".{fmt}"
+        how = (
+            "Add `.csv`, `.ndjson` or `.xlsx` to the path, or send `Accept`, to choose the format."
+            if fmt is None
+            else f"Every matching row as {fmt.upper()}; `_dl=1` names the file."
+        )
+        found[base_path + suffix] = {
+            "tags": [spec.package],
+            "summary": f"{spec.title or spec.resource} ({spec.resource}{suffix})",
+            "description": (spec.description or "") + ROWS_DESCRIPTION + " " + how,
+            "operationId": operation_id + ("" if fmt is None else f"_{fmt}"),
+            "parameters": [version_parameter(versions), *filters, *controls],
+            "responses": _rows_responses(fmt, page_ref),
+        }
+    return found
+
+
+def row_operation(
+    spec: TableSpec, versions: list[str], row_ref: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The path and operation of one row by primary key; None for a table without a key."""
+    if not spec.primary_key:
+        return None
+    if len(spec.primary_key) == 1:
+        field = spec.field(spec.primary_key[0])
+        assert field is not None
+        key_schema = possible_value(spec, field)
+        described = f"The row's `{field.name}`."
+    else:
+        key_schema = {"type": "string", "minLength": 1}
+        described = f"The row's {', '.join(spec.primary_key)}, comma-joined."
+    body = {
+        "type": "object",
+        "properties": {
+            "package": {"type": "string"},
+            "version": {"type": "string"},
+            "resource": {"type": "string"},
+            "row": {"$ref": row_ref},
+        },
+        "required": ["package", "version", "resource", "row"],
+    }
     operation = {
         "tags": [spec.package],
-        "summary": f"{spec.title or spec.resource} ({spec.resource})",
-        "description": (spec.description or "") + "\n\nFilters are `column__op=value`; "
-        "every control starts with `_`. A bad query is a 400 listing every problem. "
-        "Add `.csv`, `.ndjson`, `.xlsx` or `.json` to the path, or send `Accept`, "
-        "to choose the format.",
-        "operationId": f"rows_{spec.package}_{spec.resource}".replace("-", "_"),
-        "parameters": parameters,
+        "summary": f"One row of {spec.title or spec.resource} by primary key",
+        "description": "The row whose primary key is the last path segment; no query parameters.",
+        "operationId": f"row_{spec.package}_{spec.resource}".replace("-", "_"),
+        "parameters": [
+            version_parameter(versions),
+            parameter("key", described, key_schema, location="path"),
+        ],
         "responses": {
-            "200": {
-                "description": "A page of rows (JSON) or every matching row (CSV, NDJSON).",
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{page_name}"}},
-                    "text/csv": {"schema": {"type": "string"}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                    XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-                },
-            },
-            "304": {"description": "Not modified (If-None-Match)."},
-            "400": _problem("Bad query: every problem listed in `errors`"),
-            "404": _problem("Unknown version or resource"),
-            "406": _problem("Not acceptable"),
-            "413": _problem(
-                "More rows than an `.xlsx` download holds; `csv_url` gives the same rows as CSV"
-            ),
+            "200": {"description": "The row.", "content": {"application/json": {"schema": body}}},
+            "304": NOT_MODIFIED,
+            "400": problem("A query parameter was given; one row takes none"),
+            "404": problem("Unknown package, version, resource or key"),
+            "503": UNAVAILABLE,
         },
     }
-    path = PATHS.resource_template(spec.package, spec.resource)
-    return path, operation, row_name, {"row": row_schema(spec), "page": (page_name, page_schema)}
+    return PATHS.resource_template(spec.package, spec.resource) + "/{key}", operation
 
 
-def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_size: int) -> None:
-    """Make `/openapi.json` list one typed operation per resource of the loaded releases."""
+def resource_operations(
+    spec: TableSpec, versions: list[str], limits: Limits, everywhere: Collection[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The operations of one resource by path, and the row and page schemas they name.
+
+    `spec` is the latest release's; `everywhere` the columns of every listed release.
+    """
+    row_name = f"{_camel(spec.package)}{_camel(spec.resource)}Row"
+    page_name = f"{_camel(spec.package)}{_camel(spec.resource)}Page"
+    row_ref, page_ref = f"#/components/schemas/{row_name}", f"#/components/schemas/{page_name}"
+    paths = rows_operations(spec, versions, limits, page_ref)
+    one = row_operation(spec, versions, row_ref)
+    if one is not None:
+        paths[one[0]] = one[1]
+    schemas = {row_name: row_schema(spec, everywhere), page_name: rows_page_schema(row_ref)}
+    return paths, schemas
+
+
+def _without_validation_errors(schema: dict[str, Any]) -> None:
+    """Drop FastAPI's 422: a parameter the framework cannot read is a 400 problem here."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", problem("A parameter could not be read"))
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
+def _bound_page_sizes(schema: dict[str, Any], max_size: int) -> None:
+    """Every `_size` a route declares without a bound is bounded by OPENDATA_MAX_PAGE_SIZE."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for param in operation.get("parameters", []):
+                if param["name"] == "_size":
+                    param["schema"].setdefault("maximum", max_size)
+
+
+def _edge_refusals(schema: dict[str, Any]) -> None:
+    """What the request limits answer before any route runs, on every operation with a query."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                responses = operation["responses"]
+                responses.setdefault(
+                    "400", problem("More query parameters than OPENDATA_MAX_QUERY_PARAMS")
+                )
+                responses.setdefault(
+                    "414", problem("A query string longer than OPENDATA_MAX_QUERY_BYTES")
+                )
+
+
+def install_openapi(app: FastAPI, catalog: Catalog, *, limits: Limits) -> None:
+    """Make `/openapi.json` list the typed operations of every resource of the loaded releases."""
     cache: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
@@ -210,6 +309,8 @@ def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_si
             routes=app.routes,
             description=app.description,
         )
+        _without_validation_errors(schema)
+        _bound_page_sizes(schema, limits.max_size)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = PROBLEM_SCHEMA
         paths = schema.setdefault("paths", {})
@@ -218,13 +319,14 @@ def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_si
             for resource in latest.tables:
                 spec = catalog.table_spec(package, latest.info.version, resource, snapshot=snapshot)
                 versions = [r.info.version for r in releases if resource in r.tables]
-                path, operation, row_name, extra = resource_operation(
-                    spec, versions, default_size=default_size, max_size=max_size
-                )
-                components[row_name] = extra["row"]
-                page_name, page_schema = extra["page"]
-                components[page_name] = page_schema
-                paths[path] = {"get": operation}
+                everywhere = set(spec.column_names)
+                for version in versions:
+                    older = catalog.table_spec(package, version, resource, snapshot=snapshot)
+                    everywhere &= set(older.column_names)
+                operations, schemas = resource_operations(spec, versions, limits, everywhere)
+                components.update(schemas)
+                paths.update({path: {"get": op} for path, op in operations.items()})
+        _edge_refusals(schema)
         cache.update(marker=snapshot.marker, schema=schema)
         return schema
 
