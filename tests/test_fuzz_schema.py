@@ -31,7 +31,7 @@ from tests.live import LiveServer, live_server
 
 load_all_checks()
 ALL_CHECKS = CHECKS.get_all()
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 4
 # A query string past OPENDATA_MAX_QUERY_BYTES is refused with 414 URI Too Long (RFC 9110,
 # 15.5.15), which is how HTTP refuses an over-long target; the check's default list of refusals
 # omits it, so it is added to that list. Nothing else of any check is changed.

@@ -186,3 +186,52 @@ def test_a_client_reaches_a_release_added_after_it_was_generated(
             assert newest.version == "1.1.0"
         finally:
             sys.path.remove(str(into))
+
+
+# openapi-generator's own Python client: its PyPI package carries the generator's jar, which
+# runs on the machine's Java.
+OPENAPI_GENERATOR = "openapi-generator-cli>=7.14,<8"
+OG_PACKAGE = "flagship_og"
+
+
+@pytest.fixture(scope="module")
+def og_package(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    if shutil.which("java") is None:
+        pytest.skip("openapi-generator needs Java on PATH")
+    where = tmp_path_factory.mktemp("openapi-generator")
+    venv.create(where / "venv", with_pip=True)
+    pip = [str(where / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    done = subprocess.run([*pip, OPENAPI_GENERATOR], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"could not install {OPENAPI_GENERATOR}: {done.stderr[-2000:]}")
+    spec = where / "openapi.json"
+    spec.write_bytes(httpx.get(f"{live.url}/openapi.json").raise_for_status().content)
+    command = [str(where / "venv" / "bin" / "openapi-generator-cli"), "generate", "-g", "python"]
+    command += ["-i", str(spec), "-o", str(where / "out"), "--package-name", OG_PACKAGE]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    sys.path.insert(0, str(where / "out"))
+    yield importlib.import_module(OG_PACKAGE)
+    sys.path.remove(str(where / "out"))
+
+
+def test_openapi_generator_client_reads_typed_pages_and_rows(
+    og_package: ModuleType, live: LiveServer
+) -> None:
+    latest = _latest_version()
+    configuration = og_package.Configuration(host=live.url)
+    with og_package.ApiClient(configuration) as api_client:
+        api = og_package.CambodiaScamCrackdownApi(api_client)
+        page = api.rows_cambodia_scam_crackdown_figures(
+            version="latest", qualifier="more_than", size=1000
+        )
+        assert type(page).__name__ == "CambodiaScamCrackdownFiguresPage"
+        expected = {r["figure_id"]: r for r in _released(latest, "figures")}
+        assert page.total == sum(r["qualifier"] == "more_than" for r in expected.values())
+        for row in page.rows:
+            assert row.value == int(expected[row.figure_id]["value"])
+            assert row.as_of_date.isoformat() == expected[row.figure_id]["as_of_date"]
+        released = _released(latest, "metrics")[0]
+        one = api.row_cambodia_scam_crackdown_metrics(version=latest, key=released["code"])
+        assert type(one).__name__ == "CambodiaScamCrackdownMetricsRecord"
+        assert (one.row.code, one.row.label) == (released["code"], released["label"])

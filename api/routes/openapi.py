@@ -197,8 +197,23 @@ def rows_operations(
     return found
 
 
+def record_schema(row_ref: str) -> dict[str, Any]:
+    """The JSON Schema of one row by key: the row and the release it is read from."""
+    return {
+        "type": "object",
+        "description": "One row, with the package, concrete version and resource it is from.",
+        "properties": {
+            "package": {"type": "string"},
+            "version": {"type": "string"},
+            "resource": {"type": "string"},
+            "row": {"$ref": row_ref},
+        },
+        "required": ["package", "version", "resource", "row"],
+    }
+
+
 def row_operation(
-    spec: TableSpec, versions: list[str], row_ref: str
+    spec: TableSpec, versions: list[str], record_ref: str
 ) -> tuple[str, dict[str, Any]] | None:
     """The path and operation of one row by primary key; None for a table without a key."""
     if not spec.primary_key:
@@ -211,16 +226,6 @@ def row_operation(
     else:
         key_schema = {"type": "string", "minLength": 1}
         described = f"The row's {', '.join(spec.primary_key)}, comma-joined."
-    body = {
-        "type": "object",
-        "properties": {
-            "package": {"type": "string"},
-            "version": {"type": "string"},
-            "resource": {"type": "string"},
-            "row": {"$ref": row_ref},
-        },
-        "required": ["package", "version", "resource", "row"],
-    }
     operation = {
         "tags": [spec.package],
         "summary": f"One row of {spec.title or spec.resource} by primary key",
@@ -231,7 +236,10 @@ def row_operation(
             parameter("key", described, key_schema, location="path"),
         ],
         "responses": {
-            "200": {"description": "The row.", "content": {"application/json": {"schema": body}}},
+            "200": {
+                "description": "The row.",
+                "content": {"application/json": {"schema": {"$ref": record_ref}}},
+            },
             "304": NOT_MODIFIED,
             "400": problem("A query parameter was given; one row takes none"),
             "404": problem("Unknown package, version, resource or key"),
@@ -250,12 +258,14 @@ def resource_operations(
     """
     row_name = f"{_camel(spec.package)}{_camel(spec.resource)}Row"
     page_name = f"{_camel(spec.package)}{_camel(spec.resource)}Page"
+    record_name = f"{_camel(spec.package)}{_camel(spec.resource)}Record"
     row_ref, page_ref = f"#/components/schemas/{row_name}", f"#/components/schemas/{page_name}"
     paths = rows_operations(spec, versions, limits, page_ref)
-    one = row_operation(spec, versions, row_ref)
+    schemas = {row_name: row_schema(spec, everywhere), page_name: rows_page_schema(row_ref)}
+    one = row_operation(spec, versions, f"#/components/schemas/{record_name}")
     if one is not None:
         paths[one[0]] = one[1]
-    schemas = {row_name: row_schema(spec, everywhere), page_name: rows_page_schema(row_ref)}
+        schemas[record_name] = record_schema(row_ref)
     return paths, schemas
 
 
