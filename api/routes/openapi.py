@@ -16,6 +16,7 @@ from api.metadata.urls import PATHS
 from api.model import FieldSpec, TableSpec
 from api.render.page import page_schema as rows_page_schema
 from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
+from api.routes import answers
 from api.routes.answers import problem
 from api.routes.openapi_params import (
     control_parameters,
@@ -111,11 +112,8 @@ ROW_MEDIA_TYPES = {
 }
 TEXT_BODY: dict[str, Any] = {"type": "string"}
 BINARY_BODY: dict[str, Any] = {"type": "string", "format": "binary"}
-NOT_MODIFIED = {"description": "Not modified: the `If-None-Match` ETag still holds."}
-UNAVAILABLE = problem(
-    "The database is unreachable (`database-unavailable`, with `Retry-After`) or a query ran"
-    " past its time limit (`query-timeout`)"
-)
+NOT_MODIFIED = answers.NOT_MODIFIED[304]
+UNAVAILABLE = answers.UNAVAILABLE[503]
 ROWS_DESCRIPTION = (
     "\n\nFilters are `column__op=value`; every control starts with `_`. A bad query is a 400"
     " listing every problem."
