@@ -45,8 +45,8 @@ def keep_cross_parameter_rules(query: dict[str, Any], *, max_params: int, max_by
     if "_nocol" in query:
         kept = set(_names(query["_col"])) if "_col" in query else None
         dropped = [n for n in _names(query["_nocol"]) if kept is None or n not in kept]
-        if kept is None and dropped:
-            dropped = dropped[1:]  # schemas enumerate every column; leave one
+        if kept is None and dropped:  # it may name every column: leave the first it names
+            dropped = [n for n in dropped if n != dropped[0]]
         if dropped:
             query["_nocol"] = dropped
         else:

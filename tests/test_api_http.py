@@ -601,9 +601,13 @@ async def test_openapi_has_a_typed_operation_per_resource(
         enum = (f.get("constraints") or {}).get("enum")
         if enum is not None:
             assert prop["enum"] == (enum if required else [*enum, None])
-    for status in ("400", "404", "406"):
-        content = operation["responses"][status]["content"]
-        assert content == {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for status in ("404", "406", "414", "503"):
+        assert operation["responses"][status]["content"] == problem
+    # A request head far past the limits is refused by the HTTP parser, in plain text.
+    plain = {"text/plain": {"schema": {"type": "string"}}}
+    assert operation["responses"]["400"]["content"] == {**problem, **plain}
+    assert "422" not in operation["responses"]
 
 
 async def test_openapi_figures_parameters_by_type(openapi: dict[str, Any]) -> None:

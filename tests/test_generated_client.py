@@ -231,6 +231,11 @@ def test_openapi_generator_client_reads_typed_pages_and_rows(
         for row in page.rows:
             assert row.value == int(expected[row.figure_id]["value"])
             assert row.as_of_date.isoformat() == expected[row.figure_id]["as_of_date"]
+        either = api.rows_cambodia_scam_crackdown_figures(
+            version="latest", qualifier__in=["more_than", "at_least"], size=0
+        )  # a typed list, sent comma-joined as `style: form, explode: false` says
+        wanted = {"more_than", "at_least"}
+        assert either.total == sum(r["qualifier"] in wanted for r in expected.values())
         released = _released(latest, "metrics")[0]
         one = api.row_cambodia_scam_crackdown_metrics(version=latest, key=released["code"])
         assert type(one).__name__ == "CambodiaScamCrackdownMetricsRecord"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,19 +87,17 @@ def value_schema(field: FieldSpec) -> dict[str, Any]:
     return schema
 
 
-def row_schema(spec: TableSpec, everywhere: Collection[str] | None = None) -> dict[str, Any]:
+def row_schema(spec: TableSpec) -> dict[str, Any]:
     """JSON Schema of one row of a resource.
 
-    :param everywhere: the columns every listed release of the resource has, the only ones a
-        row is sure to carry (an older release may lack a column added since); default all.
+    No property is required: `_col` and `_nocol` choose the columns a row has (the page's
+    `columns` lists them), and an older release may lack a column added since.
     """
-    required = [c for c in spec.column_names if everywhere is None or c in everywhere]
     return {
         "type": "object",
         "title": spec.title or spec.resource,
         "description": spec.description or "",
         "properties": {f.name: value_schema(f) for f in spec.fields},
-        "required": required,
     }
 
 
@@ -248,18 +245,15 @@ def row_operation(
 
 
 def resource_operations(
-    spec: TableSpec, versions: list[str], limits: Limits, everywhere: Collection[str]
+    spec: TableSpec, versions: list[str], limits: Limits
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """The operations of one resource by path, and the row and page schemas they name.
-
-    `spec` is the latest release's; `everywhere` the columns of every listed release.
-    """
+    """The operations of one resource by path, and the row and page schemas they name."""
     row_name = f"{_camel(spec.package)}{_camel(spec.resource)}Row"
     page_name = f"{_camel(spec.package)}{_camel(spec.resource)}Page"
     record_name = f"{_camel(spec.package)}{_camel(spec.resource)}Record"
     row_ref, page_ref = f"#/components/schemas/{row_name}", f"#/components/schemas/{page_name}"
     paths = rows_operations(spec, versions, limits, page_ref)
-    schemas = {row_name: row_schema(spec, everywhere), page_name: rows_page_schema(row_ref)}
+    schemas = {row_name: row_schema(spec), page_name: rows_page_schema(row_ref)}
     one = row_operation(spec, versions, f"#/components/schemas/{record_name}")
     if one is not None:
         paths[one[0]] = one[1]
@@ -297,6 +291,11 @@ def _edge_refusals(schema: dict[str, Any]) -> None:
                 responses.setdefault(
                     "400", problem("More query parameters than OPENDATA_MAX_QUERY_PARAMS")
                 )
+                # Far past the limits, the HTTP parser refuses the request head before the
+                # application sees it, in plain text.
+                refused = responses["400"]
+                plain = {"text/plain": {"schema": {"type": "string"}}}
+                responses["400"] = {**refused, "content": {**refused["content"], **plain}}
                 responses.setdefault(
                     "414", problem("A query string longer than OPENDATA_MAX_QUERY_BYTES")
                 )
@@ -327,11 +326,7 @@ def install_openapi(app: FastAPI, catalog: Catalog, *, limits: Limits) -> None:
             for resource in latest.tables:
                 spec = catalog.table_spec(package, latest.info.version, resource, snapshot=snapshot)
                 versions = [r.info.version for r in releases if resource in r.tables]
-                everywhere = set(spec.column_names)
-                for version in versions:
-                    older = catalog.table_spec(package, version, resource, snapshot=snapshot)
-                    everywhere &= set(older.column_names)
-                operations, schemas = resource_operations(spec, versions, limits, everywhere)
+                operations, schemas = resource_operations(spec, versions, limits)
                 components.update(schemas)
                 paths.update({path: {"get": op} for path, op in operations.items()})
         _edge_refusals(schema)

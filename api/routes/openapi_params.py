@@ -29,9 +29,10 @@ BOUND_LIMITS: dict[str, dict[str, str]] = {
     "lte": {"minimum": "minimum", "exclusiveMinimum": "exclusiveMinimum"},
 }
 NUMERIC = ("integer", "number")
+YEAR = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"  # 0001 to 9999, as dates hold
 TEXT_PATTERN = "^[^\\u0000]*$"  # text is compared as stored text, which holds no NUL
 STRING_FORMATS = ("uri", "email", "uuid")  # the formats of `string` JSON Schema spells too
-NUMBER_TEXT = {"integer": "-?[0-9]+", "number": r"-?[0-9]+(\.[0-9]+)?"}
+NUMBER_TEXT = {"integer": "-?[0-9]{1,18}", "number": r"-?[0-9]{1,15}(\.[0-9]{1,15})?"}
 
 
 def anchored(pattern: str) -> str:
@@ -120,15 +121,27 @@ def _bound(field: FieldSpec, op: str) -> dict[str, Any]:
 
 
 def _range(field: FieldSpec) -> dict[str, Any]:
-    """`low..high`, either end optional: typed ends for numbers and dates, any text otherwise."""
-    end = NUMBER_TEXT.get(type_of(field.type).json_schema.get("type", ""))
+    """`low..high`, either end optional: typed ends for numbers and dates, any text otherwise.
+
+    A high end below a column's `minimum: 0` matches no row, so such a column's high end is
+    never negative; other limits on a range are not written here (README).
+    """
+    kind = type_of(field.type).json_schema.get("type", "")
+    low = high = NUMBER_TEXT.get(kind)
+    if high is not None and field.constraints.get("minimum") == 0:
+        high = high.removeprefix("-?")
     if field.type == "date":
-        end = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
-    if end is None and "pattern" in field.constraints:
-        end = f"(?:{anchored(field.constraints['pattern'])[1:-1]})"
-    if end is None:
-        return {"type": "string", "pattern": r"^[^.]*[^.]\.\.[^.]*$|^\.\.[^.]+$"}
-    return {"type": "string", "pattern": f"^({end}\\.\\.({end})?|\\.\\.{end})$"}
+        low = high = f"{YEAR}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    if low is None and field.format == "uri":
+        low = high = "[A-Za-z][A-Za-z0-9+-]*:[A-Za-z0-9/_~%-]+"  # a URI, without dots
+    if low is None and "pattern" in field.constraints:
+        low = high = f"(?:{anchored(field.constraints['pattern'])[1:-1]})"
+    if low is None:
+        return {
+            "type": "string",
+            "pattern": r"^[^.\u0000]*[^.\u0000]\.\.[^.\u0000]*$|^\.\.[^.\u0000]+$",
+        }
+    return {"type": "string", "pattern": f"^({low}\\.\\.({high})?|\\.\\.{high})$"}
 
 
 def _members(item: dict[str, Any]) -> dict[str, Any]:
