@@ -51,7 +51,8 @@ bench: $(STAMP)
 		{ echo "make bench needs wrk and the sqlite3 shell (e.g. apt install wrk sqlite3)"; exit 1; }
 	$(BIN)/python bench/load.py && $(BIN)/python bench/serve.py && $(BIN)/python bench/load_test.py
 
-# A long fuzz run: schemathesis with every check against a live `opendata serve` on FUZZ_PORT,
+# A long fuzz run: schemathesis with every check against a live `opendata serve` on FUZZ_PORT
+# (the hooks and settings of tests/test_fuzz_schema.py: tests/schemathesis_*.py and .toml),
 # then the property and HTTP fuzz tests with Hypothesis's long profile. Both backends with
 # OPENDATA_DATABASE_URL / OPENDATA_TEST_DATABASE_URL set as for `make run` / `make test`.
 FUZZ_PORT ?= 8765
@@ -64,7 +65,9 @@ fuzz: load
 		$(BIN)/python -c "import httpx; httpx.get('http://127.0.0.1:$(FUZZ_PORT)/healthz').raise_for_status()" \
 			2>/dev/null && break; sleep 0.2; \
 	done; \
-	$(BIN)/schemathesis run http://127.0.0.1:$(FUZZ_PORT)/openapi.json --checks all \
+	PYTHONPATH=. SCHEMATHESIS_HOOKS=tests.schemathesis_hooks \
+		$(BIN)/schemathesis --config-file tests/schemathesis.toml \
+		run http://127.0.0.1:$(FUZZ_PORT)/openapi.json --checks all \
 		--max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED) --workers 2
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_grammar_properties.py tests/test_fuzz_http.py
 

@@ -573,17 +573,24 @@ async def test_openapi_has_a_typed_operation_per_resource(
     operation = openapi["paths"][f"/v1/datasets/{FLAGSHIP}/{{version}}/{resource}"]["get"]
     parameters = {p["name"]: p for p in operation["parameters"]}
 
-    expected = {"version", *CONTROLS}
+    filters = set()
     for f in fields:
-        expected.add(f["name"])
-        expected.update(
+        filters.add(f["name"])
+        filters.update(
             f"{f['name']}__{key}" for key, op in OPERATORS.items() if f["type"] in op.types
         )
-    assert set(parameters) == expected
-    assert len(operation["parameters"]) == len(expected)
+    for suffix, fmt in (("", "json"), (".csv", "csv"), (".ndjson", "ndjson"), (".xlsx", "xlsx")):
+        path = f"/v1/datasets/{FLAGSHIP}/{{version}}/{resource}{suffix}"
+        names = [p["name"] for p in openapi["paths"][path]["get"]["parameters"]]
+        controls = {k for k, c in CONTROLS.items() if c.formats is None or fmt in c.formats}
+        assert set(names) == {"version", *filters, *controls}, path
+        assert len(names) == len(set(names))
     assert parameters["version"]["in"] == "path"
     having = [v for v in VERSIONS if any(r["name"] == resource for r in descriptor(v)["resources"])]
-    assert parameters["version"]["schema"]["enum"] == ["latest", *having]
+    # A pattern, not an enum: a client made from this document still reaches a later release.
+    assert "enum" not in parameters["version"]["schema"]
+    assert parameters["version"]["schema"]["examples"] == ["latest", having[-1]]
+    assert all(f"`{v}`" in parameters["version"]["description"] for v in having)
     for f in fields:
         enum = (f.get("constraints") or {}).get("enum")
         if enum is not None:
@@ -610,9 +617,13 @@ async def test_openapi_has_a_typed_operation_per_resource(
         enum = (f.get("constraints") or {}).get("enum")
         if enum is not None:
             assert prop["enum"] == (enum if required else [*enum, None])
-    for status in ("400", "404", "406"):
-        content = operation["responses"][status]["content"]
-        assert content == {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for status in ("404", "406", "414", "503"):
+        assert operation["responses"][status]["content"] == problem
+    # A request head far past the limits is refused by the HTTP parser, in plain text.
+    plain = {"text/plain": {"schema": {"type": "string"}}}
+    assert operation["responses"]["400"]["content"] == {**problem, **plain}
+    assert "422" not in operation["responses"]
 
 
 async def test_openapi_figures_parameters_by_type(openapi: dict[str, Any]) -> None:

@@ -190,6 +190,21 @@ PARSE_CASES: list[tuple[list[tuple[str, str]], RowQuery]] = [
 ]
 
 
+def test_repeated_in_lists_of_a_column_join_into_one() -> None:
+    """As generated clients send a list: `x__in=a&x__in=b` is `x__in=a,b`, each value once."""
+    params = [("country__in", "KH,TH"), ("detained__gt", "3"), ("country__in", "VN,KH")]
+    assert parse(params).filters == (
+        Filter("country", "in", ("KH", "TH", "VN")),
+        Filter("detained", "gt", 3),
+    )
+    other = parse([("country__in", "KH"), ("status__in", "open"), ("country__notin", "TH")])
+    assert other.filters == (
+        Filter("country", "in", ("KH",)),
+        Filter("status", "in", ("open",)),
+        Filter("country", "notin", ("TH",)),
+    )
+
+
 @pytest.mark.parametrize(("params", "expected"), PARSE_CASES)
 def test_parse(params: list[tuple[str, str]], expected: RowQuery) -> None:
     assert parse(params) == expected

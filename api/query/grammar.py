@@ -189,6 +189,23 @@ def _choice(key: str, table: dict[str, Any]) -> Callable[[str], Any]:
     return choose
 
 
+def _joined_lists(filters: Sequence[Filter]) -> tuple[Filter, ...]:
+    """The filters, each column's repeated `__in` joined into one list (values once each).
+
+    `nationality__in=KR&nationality__in=CN` means either, as `nationality__in=KR,CN` does: the
+    form clients generated from the OpenAPI document send a list in.
+    """
+    joined: list[Filter] = []
+    for each in filters:
+        first = next((f for f in joined if f.op == "in" and f.column == each.column), None)
+        if each.op != "in" or first is None:
+            joined.append(each)
+            continue
+        values = tuple(dict.fromkeys((*first.value, *each.value)))
+        joined[joined.index(first)] = Filter(each.column, "in", values)
+    return tuple(joined)
+
+
 def parse_row_query(
     spec: TableSpec,
     params: Sequence[tuple[str, str]],
@@ -249,7 +266,7 @@ def parse_row_query(
             except BadQuery as problem:
                 parser.errors.extend(problem.errors)
     query = RowQuery(
-        filters=tuple(filters),
+        filters=_joined_lists(filters),
         sort=sort,
         columns=_parse_columns(
             parser, expand.chosen, expand.dropped, expanded=bool(expand.expansions)

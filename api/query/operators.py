@@ -134,7 +134,8 @@ OPERATORS: dict[str, Operator] = {op.key: op for op in (
     Operator("between", "Between two values, both included, written `a..b`; either end may be "
              "left out (`a..` or `..b`).", ORDERED_TYPES, "range", _between, checked="bound"),
     Operator("in", "Equal to one of a comma-separated list of values; write a JSON array "
-             "(`[\"a,b\",\"c\"]`) when a value holds a comma.", SCALAR_TYPES, "list",
+             "(`[\"a,b\",\"c\"]`) when a value holds a comma. Repeated, the lists join.",
+             SCALAR_TYPES, "list",
              lambda c, v: c.in_(v), checked="value"),
     Operator("notin", "Equal to none of a comma-separated list of values (or a JSON array). "
              f"{MISSING_MATCH}", SCALAR_TYPES, "list",

@@ -19,7 +19,7 @@ from api.routes import (
     table_pages,
 )
 from api.routes.docs import install_docs
-from api.routes.openapi import install_openapi
+from api.routes.openapi import Limits, install_openapi
 
 # Specific release routes first: `datapackage.json`, `validation.json` are not resources.
 ROUTERS = (
@@ -45,11 +45,11 @@ def register_routes(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     settings = app.state.settings
-    install_openapi(
-        app,
-        app.state.catalog,
+    limits = Limits(
         default_size=settings.default_page_size,
         max_size=settings.max_page_size,
+        max_facets=settings.max_facets,
     )
+    install_openapi(app, app.state.catalog, limits=limits)
     install_docs(app)
     pages.install_assets(app)

@@ -11,6 +11,7 @@ from api.db.releases import LoadedRelease
 from api.deps import LinksDep, SnapshotDep
 from api.metadata.datapackage import release_descriptor
 from api.metadata.urls import API_PREFIX, Links
+from api.routes.answers import NOT_FOUND, RELEASE_ANSWERS, UNAVAILABLE, answers
 from api.routes.release_request import ReleaseRequestDep
 from api.routes.responses import JSONResponse
 
@@ -40,7 +41,7 @@ def _release_summary(release: LoadedRelease, links: Links) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="List packages")
+@router.get("", summary="List packages", responses=UNAVAILABLE)
 async def list_datasets(snapshot: SnapshotDep, links: LinksDep) -> Response:
     """Every published package with its latest version."""
     items = []
@@ -60,7 +61,11 @@ async def list_datasets(snapshot: SnapshotDep, links: LinksDep) -> Response:
     return JSONResponse({"datasets": items, "count": len(items)})
 
 
-@router.get("/{package}", summary="Show a package and its releases")
+@router.get(
+    "/{package}",
+    summary="Show a package and its releases",
+    responses=answers(NOT_FOUND, UNAVAILABLE),
+)
 async def show_dataset(package: str, snapshot: SnapshotDep, links: LinksDep) -> Response:
     """A package summary with every release: date, row counts, changelog line and links."""
     releases = snapshot.releases(package)
@@ -91,7 +96,11 @@ async def show_dataset(package: str, snapshot: SnapshotDep, links: LinksDep) -> 
     return JSONResponse(body)
 
 
-@router.get("/{package}/{version}/datapackage.json", summary="Release descriptor")
+@router.get(
+    "/{package}/{version}/datapackage.json",
+    summary="Release descriptor",
+    responses=RELEASE_ANSWERS,
+)
 async def release_datapackage(
     asked: ReleaseRequestDep,
 ) -> Response:

@@ -23,7 +23,9 @@ from api.metadata.urls import API_PREFIX, Links
 from api.query.controls import read_controls, read_size
 from api.query.operators import Control
 from api.render.rows import MEDIA_TYPES, iter_csv
+from api.routes.answers import BAD_QUERY, RELEASE_ANSWERS, answers, bodies
 from api.routes.caching import IMMUTABLE, etag_for, not_modified
+from api.routes.openapi_params import VERSION_PATTERN
 from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["diff"])
@@ -38,6 +40,7 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
     Control("_next", "Page cursor."),
 )}
 # fmt: on
+DIFF_ANSWERS = answers(BAD_QUERY, RELEASE_ANSWERS)
 CSV_CONTROLS = {key: CONTROLS[key] for key in ("from", "to", "resource")}
 REQUIRED = {
     "from": "the older release, a version such as 1.0.0 or latest",
@@ -84,15 +87,26 @@ def read_diff_query(
     )
 
 
-def _documented(controls: Mapping[str, Control]) -> dict[str, Any]:
+VERSION_SCHEMA = {"type": "string", "pattern": VERSION_PATTERN}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "from": VERSION_SCHEMA,
+    "to": VERSION_SCHEMA,
+    "resource": {"type": "string", "minLength": 1},
+    "_size": {"type": "integer", "minimum": 1},
+    "_next": {"type": "string", "minLength": 1},
+}
+
+
+def _documented(controls: Mapping[str, Control], *, csv: bool) -> dict[str, Any]:
     """The OpenAPI parameters of a query string read by `read_controls`, for `openapi_extra`."""
+    required = ("from", "to", "resource") if csv else ("from", "to")
     parameters = [
         {
             "name": control.key,
             "in": "query",
-            "required": False,
+            "required": control.key in required,
             "description": control.description,
-            "schema": {"type": "string"},
+            "schema": dict(SCHEMAS[control.key]),
         }
         for control in controls.values()
     ]
@@ -201,7 +215,12 @@ def diff_headers(
     return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
 
 
-@router.get("/{package}/diff", summary="Diff two releases", openapi_extra=_documented(CONTROLS))
+@router.get(
+    "/{package}/diff",
+    summary="Diff two releases",
+    openapi_extra=_documented(CONTROLS, csv=False),
+    responses=DIFF_ANSWERS,
+)
 async def release_diff(
     request: Request,
     package: str,
@@ -262,7 +281,9 @@ def _not_compared(item: ResourceDiff, diff: ReleaseDiff) -> BadQuery:
 @router.get(
     "/{package}/diff.csv",
     summary="Diff one resource of two releases as CSV",
-    openapi_extra=_documented(CSV_CONTROLS),
+    openapi_extra=_documented(CSV_CONTROLS, csv=True),
+    response_class=Response,
+    responses=answers(bodies("Every row change as CSV.", ["text/csv"]), DIFF_ANSWERS),
 )
 async def release_diff_csv(
     request: Request,

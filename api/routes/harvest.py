@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import LinksDep, SnapshotDep
@@ -12,12 +13,19 @@ from api.errors import BadQuery, ParamError
 from api.metadata.datajson import build_data_json
 from api.metadata.datapackage import root_descriptor
 from api.metadata.dcat import MEDIA_TYPES, build_catalog_graph, serialize_catalog
-from api.metadata.dcat_paging import DEFAULT_PAGE_SIZE
+from api.metadata.dcat_paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from api.metadata.urls import PATHS, package_route
 from api.render.rows import dump_json
+from api.routes.answers import BAD_QUERY, UNAVAILABLE, answers, bodies
 from api.timestamps import parse_timestamp
 
 router = APIRouter(tags=["metadata"])
+# What `datetime.fromisoformat` reads: a date, or a date-time with an optional offset or `Z`.
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+    r"(Z|[+-][01][0-9]:[0-5][0-9])?)?$"
+)
 
 
 def _parse_since(text: str | None) -> datetime | None:
@@ -30,7 +38,7 @@ def _parse_since(text: str | None) -> datetime | None:
         raise BadQuery([ParamError("modified_since", "invalid-value", message)]) from exc
 
 
-@router.get("/datapackage.json", summary="Root collection descriptor")
+@router.get("/datapackage.json", summary="Root collection descriptor", responses=UNAVAILABLE)
 async def root_datapackage(snapshot: SnapshotDep, links: LinksDep) -> Response:
     """Every resource of the latest release of each package, with absolute URLs."""
 
@@ -48,15 +56,30 @@ async def catalog_iri() -> RedirectResponse:
     return RedirectResponse(PATHS.catalog_page("jsonld"), status_code=303)
 
 
-@router.get("/catalog.{ext}", summary="DCAT-AP 3 catalog")
+@router.get(
+    "/catalog.{ext}",
+    summary="DCAT-AP 3 catalog",
+    response_class=Response,
+    responses=answers(
+        bodies("The catalog page in the format of `ext`.", MEDIA_TYPES.values()),
+        BAD_QUERY,
+        UNAVAILABLE,
+    ),
+)
 async def dcat_catalog(
-    ext: str,
+    ext: Annotated[
+        str, Path(description="jsonld, ttl or rdf", json_schema_extra={"enum": list(MEDIA_TYPES)})
+    ],
     snapshot: SnapshotDep,
     links: LinksDep,
-    page: int = Query(1, description="Page number, from 1."),
-    page_size: int = Query(DEFAULT_PAGE_SIZE, description="Datasets per page (at most 1000)."),
+    page: int = Query(1, ge=1, description="Page number, from 1."),
+    page_size: int = Query(
+        DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Datasets per page."
+    ),
     modified_since: str | None = Query(
-        None, description="Only packages whose latest release was loaded at or after this time."
+        None,
+        description="Only packages whose latest release was loaded at or after this time.",
+        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
     ),
 ) -> Response:
     """The DCAT-AP 3 catalog as JSON-LD (`.jsonld`), Turtle (`.ttl`) or RDF/XML (`.rdf`)."""
@@ -82,7 +105,7 @@ async def dcat_catalog(
     return Response(snapshot.derived(key, build), media_type=MEDIA_TYPES[ext])
 
 
-@router.get("/data.json", summary="DCAT-US 1.1 catalog")
+@router.get("/data.json", summary="DCAT-US 1.1 catalog", responses=UNAVAILABLE)
 async def data_json(snapshot: SnapshotDep, links: LinksDep) -> Response:
     """The Project Open Data (DCAT-US 1.1) catalog, as data.gov harvests it."""
 

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.db.engine import database_unavailable
 from api.deps import CatalogDep, EngineDep
 from api.errors import ApiError
+from api.routes.answers import problem
 
 router = APIRouter(tags=["health"])
 
@@ -31,7 +32,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: problem("The database does not answer (`not-ready`)")})
 async def readyz(engine: EngineDep, catalog: CatalogDep) -> dict[str, object]:
     """The database answers and the registry can be read."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,11 +14,18 @@ from api.fieldtypes import type_of
 from api.metadata.urls import PATHS
 from api.model import FieldSpec, TableSpec
 from api.query.expand import expandable
-from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
 from api.render.page import page_schema as rows_page_schema
 from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
+from api.routes import answers
+from api.routes.answers import problem
+from api.routes.openapi_params import (
+    control_parameters,
+    filter_parameters,
+    parameter,
+    possible_value,
+    version_parameter,
+)
 
-PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
@@ -47,13 +55,6 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status"],
 }
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
-    }
 
 
 def _camel(text: str) -> str:
@@ -112,126 +113,228 @@ def _expandable_schema(spec: TableSpec, field: FieldSpec) -> dict[str, Any]:
 
 
 def row_schema(spec: TableSpec) -> dict[str, Any]:
-    """JSON Schema of one row of a resource."""
+    """JSON Schema of one row of a resource.
+
+    No property is required: `_col` and `_nocol` choose the columns a row has (the page's
+    `columns` lists them), and an older release may lack a column added since.
+    """
     return {
         "type": "object",
         "title": spec.title or spec.resource,
         "description": spec.description or "",
         "properties": {f.name: _expandable_schema(spec, f) for f in spec.fields},
-        "required": list(spec.column_names),
     }
 
 
-def _parameter(
-    name: str,
-    description: str,
-    schema: dict[str, Any],
-    *,
-    multi: bool = False,
-    location: str = "query",
-) -> dict[str, Any]:
-    parameter: dict[str, Any] = {
-        "name": name,
-        "in": location,
-        "description": description,
-        "required": location == "path",
+ROW_MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "ndjson": "application/x-ndjson",
+    "xlsx": XLSX_MEDIA_TYPE,
+}
+TEXT_BODY: dict[str, Any] = {"type": "string"}
+BINARY_BODY: dict[str, Any] = {"type": "string", "format": "binary"}
+NOT_MODIFIED = answers.NOT_MODIFIED[304]
+UNAVAILABLE = answers.UNAVAILABLE[503]
+ROWS_DESCRIPTION = (
+    "\n\nFilters are `column__op=value`; every control starts with `_`. A bad query is a 400"
+    " listing every problem."
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The page and facet limits of the served settings, which the controls' schemas state."""
+
+    default_size: int
+    max_size: int
+    max_facets: int
+
+
+def _body(fmt: str, page_ref: str) -> dict[str, Any]:
+    schema = {"json": {"$ref": page_ref}, "xlsx": BINARY_BODY}.get(fmt, TEXT_BODY)
+    return {ROW_MEDIA_TYPES[fmt]: {"schema": schema}}
+
+
+def _rows_responses(fmt: str | None, page_ref: str) -> dict[str, Any]:
+    """What a rows request in `fmt` answers (None: format by `Accept`, JSON by default)."""
+    if fmt is None:
+        content: dict[str, Any] = {}
+        for each in ROW_MEDIA_TYPES:
+            content.update(_body(each, page_ref))
+        ok = {"description": "A page of rows (JSON), or every matching row.", "content": content}
+    else:
+        ok = {
+            "description": f"The matching rows as {fmt.upper()}.",
+            "content": _body(fmt, page_ref),
+        }
+    responses: dict[str, Any] = {
+        "200": ok,
+        "304": NOT_MODIFIED,
+        "400": problem("Bad query: every problem listed in `errors`"),
+        "404": problem("Unknown package, version or resource"),
     }
-    parameter["schema"] = {"type": "array", "items": schema} if multi else schema
-    if multi:
-        parameter["explode"] = True
-    return parameter
-
-
-def _filter_parameters(field: FieldSpec) -> list[dict[str, Any]]:
-    label = field.title or field.name
-    parameters = [
-        _parameter(field.name, f"{label}: equals (same as `{field.name}__exact`).", _scalar(field))
-    ]
-    for key in operators_for(field.type):
-        operator = OPERATORS[key]
-        parameters.append(
-            _parameter(
-                f"{field.name}__{key}", f"{label}: {operator.description}", {"type": "string"}
-            )
+    if fmt is None:
+        responses["406"] = problem("No offered format fits `Accept`")
+    if fmt in (None, "xlsx"):
+        responses["413"] = problem(
+            "More rows than an `.xlsx` download holds; `csv_url` gives the same rows as CSV"
         )
-    return parameters
+    responses["503"] = UNAVAILABLE
+    return responses
 
 
-def _scalar(field: FieldSpec) -> dict[str, Any]:
-    # A value as text; one breaking a constraint is refused, so the schema says so.
-    return _constrained(dict(type_of(field.type).json_schema or {"type": "string"}), field)
-
-
-def resource_operation(
-    spec: TableSpec, versions: list[str], *, default_size: int, max_size: int
-) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
-    """The path, operation, row-schema name and row schema of one resource."""
-    row_name = f"{_camel(spec.package)}{_camel(spec.resource)}Row"
-    page_name = f"{_camel(spec.package)}{_camel(spec.resource)}Page"
-    parameters = [
-        _parameter(
-            "version",
-            "A release version, or `latest`.",
-            {"type": "string", "enum": ["latest", *versions]},
-            location="path",
-        ),
-    ]
-    for field in spec.fields:
-        parameters.extend(_filter_parameters(field))
-    followed = expandable(spec)
-    for key, control in CONTROLS.items():
-        schema: dict[str, Any] = {"type": "string"}
-        if key == "_expand" and followed:
-            schema["enum"] = followed
-        parameters.append(
-            _parameter(
-                key,
-                describe_control(key, default_size=default_size, max_size=max_size),
-                schema,
-                multi=control.repeatable,
-            )
+def rows_operations(
+    spec: TableSpec, versions: list[str], limits: Limits, page_ref: str
+) -> dict[str, dict[str, Any]]:
+    """The path and operation of a resource's rows: format by `Accept`, and by each suffix."""
+    filters = [p for field in spec.fields for p in filter_parameters(spec, field)]
+    base_path = PATHS.resource_template(spec.package, spec.resource)
+    operation_id = f"rows_{spec.package}_{spec.resource}".replace("-", "_")
+    found = {}
+    for fmt in (None, "csv", "ndjson", "xlsx"):
+        controls = control_parameters(
+            spec,
+            fmt,
+            default_size=limits.default_size,
+            max_size=limits.max_size,
+            max_facets=limits.max_facets,
         )
-    page_schema = rows_page_schema(f"#/components/schemas/{row_name}")
+        suffix = "" if fmt is None else f".{fmt}"
+        how = (
+            "Add `.csv`, `.ndjson` or `.xlsx` to the path, or send `Accept`, to choose the format."
+            if fmt is None
+            else f"Every matching row as {fmt.upper()}; `_dl=1` names the file."
+        )
+        found[base_path + suffix] = {
+            "tags": [spec.package],
+            "summary": f"{spec.title or spec.resource} ({spec.resource}{suffix})",
+            "description": (spec.description or "") + ROWS_DESCRIPTION + " " + how,
+            "operationId": operation_id + ("" if fmt is None else f"_{fmt}"),
+            "parameters": [version_parameter(versions), *filters, *controls],
+            "responses": _rows_responses(fmt, page_ref),
+        }
+    return found
+
+
+def record_schema(row_ref: str) -> dict[str, Any]:
+    """The JSON Schema of one row by key: the row and the release it is read from."""
+    return {
+        "type": "object",
+        "description": "One row, with the package, concrete version and resource it is from.",
+        "properties": {
+            "package": {"type": "string"},
+            "version": {"type": "string"},
+            "resource": {"type": "string"},
+            "row": {"$ref": row_ref},
+        },
+        "required": ["package", "version", "resource", "row"],
+    }
+
+
+def row_operation(
+    spec: TableSpec, versions: list[str], record_ref: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The path and operation of one row by primary key; None for a table without a key."""
+    if not spec.primary_key:
+        return None
+    if len(spec.primary_key) == 1:
+        field = spec.field(spec.primary_key[0])
+        assert field is not None
+        key_schema = possible_value(spec, field)
+        described = f"The row's `{field.name}`."
+    else:
+        key_schema = {"type": "string", "minLength": 1}
+        described = f"The row's {', '.join(spec.primary_key)}, comma-joined."
     operation = {
         "tags": [spec.package],
-        "summary": f"{spec.title or spec.resource} ({spec.resource})",
-        "description": (spec.description or "") + "\n\nFilters are `column__op=value`; "
-        "every control starts with `_`. A bad query is a 400 listing every problem. "
-        "Add `.csv`, `.ndjson`, `.xlsx` or `.json` to the path, or send `Accept`, "
-        "to choose the format.",
-        "operationId": f"rows_{spec.package}_{spec.resource}".replace("-", "_"),
-        "parameters": parameters,
+        "summary": f"One row of {spec.title or spec.resource} by primary key",
+        "description": "The row whose primary key is the last path segment; no query parameters.",
+        "operationId": f"row_{spec.package}_{spec.resource}".replace("-", "_"),
+        "parameters": [
+            version_parameter(versions),
+            parameter("key", described, key_schema, location="path"),
+        ],
         "responses": {
             "200": {
-                "description": "A page of rows (JSON) or every matching row (CSV, NDJSON).",
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{page_name}"}},
-                    "text/csv": {"schema": {"type": "string"}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                    XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-                },
+                "description": "The row.",
+                "content": {"application/json": {"schema": {"$ref": record_ref}}},
             },
-            "304": {"description": "Not modified (If-None-Match)."},
-            "400": _problem("Bad query: every problem listed in `errors`"),
-            "404": _problem("Unknown version or resource"),
-            "406": _problem("Not acceptable"),
-            "413": _problem(
-                "More rows than an `.xlsx` download holds; `csv_url` gives the same rows as CSV"
-            ),
+            "304": NOT_MODIFIED,
+            "400": problem("A query parameter was given; one row takes none"),
+            "404": problem("Unknown package, version, resource or key"),
+            "503": UNAVAILABLE,
         },
     }
-    path = PATHS.resource_template(spec.package, spec.resource)
-    references = {
-        _reference_name(spec, key.target.resource): reference_schema(key.target)
-        for key in spec.foreign_keys
-        if key.target is not None and key.expandable
-    }
-    extra = {"row": row_schema(spec), "page": (page_name, page_schema), "references": references}
-    return path, operation, row_name, extra
+    return PATHS.resource_template(spec.package, spec.resource) + "/{key}", operation
 
 
-def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_size: int) -> None:
-    """Make `/openapi.json` list one typed operation per resource of the loaded releases."""
+def resource_operations(
+    spec: TableSpec, versions: list[str], limits: Limits
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The operations of one resource by path, and the row and page schemas they name."""
+    row_name = f"{_camel(spec.package)}{_camel(spec.resource)}Row"
+    page_name = f"{_camel(spec.package)}{_camel(spec.resource)}Page"
+    record_name = f"{_camel(spec.package)}{_camel(spec.resource)}Record"
+    row_ref, page_ref = f"#/components/schemas/{row_name}", f"#/components/schemas/{page_name}"
+    paths = rows_operations(spec, versions, limits, page_ref)
+    schemas = {row_name: row_schema(spec), page_name: rows_page_schema(row_ref)}
+    schemas.update(
+        {
+            _reference_name(spec, key.target.resource): reference_schema(key.target)
+            for key in spec.foreign_keys
+            if key.target is not None and key.expandable
+        }
+    )
+    one = row_operation(spec, versions, f"#/components/schemas/{record_name}")
+    if one is not None:
+        paths[one[0]] = one[1]
+        schemas[record_name] = record_schema(row_ref)
+    return paths, schemas
+
+
+def _without_validation_errors(schema: dict[str, Any]) -> None:
+    """Drop FastAPI's 422: a parameter the framework cannot read is a 400 problem here."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", problem("A parameter could not be read"))
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
+def _bound_page_sizes(schema: dict[str, Any], max_size: int) -> None:
+    """Every `_size` a route declares without a bound is bounded by OPENDATA_MAX_PAGE_SIZE."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for param in operation.get("parameters", []):
+                if param["name"] == "_size":
+                    param["schema"].setdefault("maximum", max_size)
+
+
+def _edge_refusals(schema: dict[str, Any]) -> None:
+    """What the request limits answer before any route runs, on every operation with a query."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                responses = operation["responses"]
+                responses.setdefault(
+                    "400", problem("More query parameters than OPENDATA_MAX_QUERY_PARAMS")
+                )
+                # Far past the limits, the HTTP parser refuses the request head before the
+                # application sees it, in plain text.
+                refused = responses["400"]
+                plain = {"text/plain": {"schema": {"type": "string"}}}
+                responses["400"] = {**refused, "content": {**refused["content"], **plain}}
+                responses.setdefault(
+                    "414", problem("A query string longer than OPENDATA_MAX_QUERY_BYTES")
+                )
+
+
+def install_openapi(app: FastAPI, catalog: Catalog, *, limits: Limits) -> None:
+    """Make `/openapi.json` list the typed operations of every resource of the loaded releases."""
     cache: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
@@ -245,6 +348,8 @@ def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_si
             routes=app.routes,
             description=app.description,
         )
+        _without_validation_errors(schema)
+        _bound_page_sizes(schema, limits.max_size)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = PROBLEM_SCHEMA
         paths = schema.setdefault("paths", {})
@@ -253,14 +358,10 @@ def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_si
             for resource in latest.tables:
                 spec = catalog.table_spec(package, latest.info.version, resource, snapshot=snapshot)
                 versions = [r.info.version for r in releases if resource in r.tables]
-                path, operation, row_name, extra = resource_operation(
-                    spec, versions, default_size=default_size, max_size=max_size
-                )
-                components[row_name] = extra["row"]
-                page_name, page_schema = extra["page"]
-                components[page_name] = page_schema
-                components.update(extra["references"])
-                paths[path] = {"get": operation}
+                operations, schemas = resource_operations(spec, versions, limits)
+                components.update(schemas)
+                paths.update({path: {"get": op} for path, op in operations.items()})
+        _edge_refusals(schema)
         cache.update(marker=snapshot.marker, schema=schema)
         return schema
 

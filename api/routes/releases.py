@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file, read_validation_report
-from api.metadata.citation import citation_format, render_citation
+from api.metadata.citation import FORMATS, citation_format, render_citation
 from api.metadata.urls import API_PREFIX
 from api.render.archive import iter_release_zip, readme_text
+from api.routes.answers import BAD_QUERY, RELEASE_ANSWERS, answers, bodies
 from api.routes.release_request import ReleaseRequestDep
 from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["releases"])
 
 
-@router.get("/{package}/{version}/validation.json", summary="Stored validation report")
+@router.get(
+    "/{package}/{version}/validation.json",
+    summary="Stored validation report",
+    responses=RELEASE_ANSWERS,
+)
 async def validation_report(asked: ReleaseRequestDep) -> Response:
     """The frictionless report stored when the release was loaded, as it was."""
     if asked.not_modified is not None:
@@ -29,7 +35,14 @@ async def validation_report(asked: ReleaseRequestDep) -> Response:
     return JSONResponse(report, headers=asked.headers)
 
 
-@router.get("/{package}/{version}.zip", summary="Release as a Frictionless zip")
+@router.get(
+    "/{package}/{version}.zip",
+    summary="Release as a Frictionless zip",
+    response_class=Response,
+    responses=answers(
+        bodies("The release as a zip.", ["application/zip"], binary=True), RELEASE_ANSWERS
+    ),
+)
 async def release_zip(asked: ReleaseRequestDep) -> Response:
     """The release as a zip: descriptor (relative paths), CSV files and a README."""
     if asked.not_modified is not None:
@@ -58,8 +71,20 @@ async def release_zip(asked: ReleaseRequestDep) -> Response:
     return StreamingResponse(body, media_type="application/zip", headers=headers)
 
 
-@router.get("/{package}/{version}/citation", summary="Cite a release")
-async def release_citation(asked: ReleaseRequestDep, format: str = "apa") -> Response:
+@router.get(
+    "/{package}/{version}/citation",
+    summary="Cite a release",
+    response_class=Response,
+    responses=answers(
+        bodies("The citation in the chosen format.", [f.media_type for f in FORMATS.values()]),
+        BAD_QUERY,
+        RELEASE_ANSWERS,
+    ),
+)
+async def release_citation(
+    asked: ReleaseRequestDep,
+    format: Annotated[str, Query(json_schema_extra={"enum": list(FORMATS)})] = "apa",
+) -> Response:
     """A citation of the pinned release: apa, bibtex, ris, csl-json or cff."""
     chosen = citation_format(format)
     if asked.not_modified is not None:
