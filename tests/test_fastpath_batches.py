@@ -8,7 +8,10 @@ from typing import Any
 import frictionless
 import pytest
 
+from api.db.engine import writer_engine
+from api.ingest.discover import find_releases
 from api.ingest.fastpath import MEMO_LIMIT, FastPathRefused, frictionless_batches, read_batches
+from api.ingest.load import ReleaseLoader, physical_table_name
 from tests.builders import field, write_release
 
 KEYS = 3 * MEMO_LIMIT  # enough distinct keys for the key column to stop remembering verdicts
@@ -96,3 +99,38 @@ def test_a_row_of_another_width_or_blank_is_refused_in_any_batch(tmp_path: Path,
     resource = _resource(tmp_path, schema, lines)
     with pytest.raises(FastPathRefused, match="blank or has the wrong number"):
         _fast(resource)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, make_database: object) -> str:
+    return str(make_database(request.param))  # type: ignore[operator]
+
+
+def test_cells_passed_on_as_they_are_are_stored_as_frictionless_reads_them(
+    empty_url: str, tmp_path: Path
+) -> None:
+    """Batches of codes and dates already judged skip the lookups; other texts still do not."""
+    schema = {
+        "fields": [
+            field("id", "integer"),
+            field("day", "date"),
+            field("code", constraints={"enum": ["a", "b"]}),
+        ],
+        "primaryKey": ["id"],
+    }
+    days = ["2025-07-01", "2025-7-1", "2025-07-02"]
+    lines = ["id,day,code"] + [
+        f"{i},{days[0 if i < 40 else i % 3]},{'ab'[i % 2]}" for i in range(90)
+    ]
+    write_release(tmp_path, "days", "1.0.0", {"values": (schema, "\n".join(lines) + "\n")})
+    engine = writer_engine(empty_url)
+    try:
+        ReleaseLoader(engine, batch_size=10, quiet=True).load(find_releases(tmp_path)[0])
+        table = physical_table_name("days", "1.0.0", "values")
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(f"SELECT id, day, code FROM {table} ORDER BY id")
+            stored = [(i, str(day), code) for i, day, code in rows]
+    finally:
+        engine.dispose()
+    expected_days = ["2025-07-01", "2025-07-01", "2025-07-02"]
+    assert stored == [(i, expected_days[0 if i < 40 else i % 3], "ab"[i % 2]) for i in range(90)]

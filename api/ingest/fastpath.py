@@ -86,18 +86,24 @@ def _storer(field_type: str, bind: Binder | None) -> Binder | None:
 
 
 class _Verdicts(dict[str, Any]):
-    """Stored values of the cell texts read so far; a text not seen yet is read on lookup."""
+    """Stored values of the cell texts read so far; a text not seen yet is read on lookup.
+
+    `as_read` holds the remembered texts stored as they are (a valid code, a canonical date).
+    """
 
     def __init__(self, read: CellCaster) -> None:
         super().__init__()
         self.read = read
         self.misses = 0
+        self.as_read: set[str] = set()
 
     def __missing__(self, cell: str) -> Any:
         self.misses += 1
         value = self.read(cell)
         if len(self) < MEMO_LIMIT:
             self[cell] = value
+            if type(value) is str and value == cell:
+                self.as_read.add(cell)
         return value
 
 
@@ -120,7 +126,9 @@ class ColumnCaster:
 
     The cell reader (missing values, type, every constraint) is a pure function of the cell
     text, so its verdict on a text is remembered, up to MEMO_LIMIT distinct texts: a column of
-    dates, codes or small counts is read once per distinct text. A column that keeps meeting
+    dates, codes or small counts is read once per distinct text, and a batch whose every cell
+    was judged before and is stored as it is (codes, canonical dates) is passed on as it is,
+    with no lookup per cell. A column that keeps meeting
     new texts, such as a key, has every cell read, except a bare-number integer column whose
     only constraints are bounds (`MONOTONE_CONSTRAINTS`): its batch is cast by `int` at once
     (frictionless reads such a cell as `int(cell.strip())`, and `int` strips the same
@@ -177,6 +185,8 @@ class ColumnCaster:
             return list(map(self._text, cells))
         verdicts = self.verdicts
         if verdicts is not None:
+            if verdicts.as_read.issuperset(cells):
+                return cells  # every cell already judged, each stored as it is
             values = list(map(verdicts.__getitem__, cells))
             if len(verdicts) >= MEMO_LIMIT and verdicts.misses * 2 > len(cells):
                 self.verdicts = None  # it no longer pays
