@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import operator
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -87,19 +86,39 @@ def _storer(field_type: str, bind: Binder | None) -> Binder | None:
 
 
 class _Verdicts(dict[str, Any]):
-    """Stored values of the cell texts read so far; a text not seen yet is read on lookup."""
+    """Stored values of the cell texts read so far; a text not seen yet is read on lookup.
+
+    `as_read` holds the remembered texts stored as they are (a valid code, a canonical date).
+    """
 
     def __init__(self, read: CellCaster) -> None:
         super().__init__()
         self.read = read
         self.misses = 0
+        self.as_read: set[str] = set()
 
     def __missing__(self, cell: str) -> Any:
         self.misses += 1
         value = self.read(cell)
         if len(self) < MEMO_LIMIT:
             self[cell] = value
+            if type(value) is str and value == cell:
+                self.as_read.add(cell)
         return value
+
+
+MONOTONE_CONSTRAINTS = frozenset(
+    {"required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+)
+"""Constraints an integer column meets in every cell when it meets them in its extreme cells."""
+
+
+def _bulk_integer(field: frictionless.Field) -> bool:
+    """Whether a column's cells can be cast a batch at a time by `int` (see `ColumnCaster`)."""
+    if not isinstance(field, frictionless.fields.IntegerField) or not field.bare_number:
+        return False
+    used = {c for c in field.supported_constraints if field.constraints.get(c) is not None}
+    return used <= MONOTONE_CONSTRAINTS
 
 
 class ColumnCaster:
@@ -107,8 +126,15 @@ class ColumnCaster:
 
     The cell reader (missing values, type, every constraint) is a pure function of the cell
     text, so its verdict on a text is remembered, up to MEMO_LIMIT distinct texts: a column of
-    dates, codes or small counts is read once per distinct text. A column that keeps meeting
-    new texts, such as a key, has every cell read.
+    dates, codes or small counts is read once per distinct text, and a batch whose every cell
+    was judged before and is stored as it is (codes, canonical dates) is passed on as it is,
+    with no lookup per cell. A column that keeps meeting
+    new texts, such as a key, has every cell read, except a bare-number integer column whose
+    only constraints are bounds (`MONOTONE_CONSTRAINTS`): its batch is cast by `int` at once
+    (frictionless reads such a cell as `int(cell.strip())`, and `int` strips the same
+    whitespace), and the reader judges the batch's smallest and largest cells, which pass
+    exactly when every cell does. A batch with a missing value or a cell `int` refuses has
+    every cell read.
     """
 
     def __init__(self, field: frictionless.Field, bind: Binder | None = None) -> None:
@@ -117,6 +143,7 @@ class ColumnCaster:
         constrained = any(field.constraints.get(c) is not None for c in field.supported_constraints)
         self.plain = field.type == "string" and field.format in (None, "default")
         self.plain = self.plain and not constrained
+        self.bulk_integer = _bulk_integer(field)
         self.missing = _missing_values(field)
         self.reader = field.create_cell_reader()
         self.verdicts = None if field.type in JSON_TYPES else _Verdicts(self.read)
@@ -133,19 +160,58 @@ class ColumnCaster:
         value = None if cell in self.missing else cell
         return self.store(value) if self.store else value
 
-    def cell_caster(self) -> CellCaster:
-        """The function to call on each cell of the next batch."""
-        if self.plain:
-            return self._text
-        return self.verdicts.__getitem__ if self.verdicts is not None else self.read
+    def _integers(self, cells: Sequence[str]) -> Sequence[Any] | None:
+        """The batch cast by `int` and judged by its extreme cells, or None to read each cell."""
+        if not self.missing.isdisjoint(cells):
+            return None
+        try:
+            values = list(map(int, cells))
+        except ValueError:
+            return None
+        for extreme in (min(values), max(values)):
+            cell = cells[values.index(extreme)]
+            value, notes = self.reader(cell)
+            if notes:
+                raise FastPathRefused(f"field {self.name!r}: {cell!r}: {notes}")
+            if value != extreme:
+                return None
+        return list(map(self.store, values)) if self.store else values
 
-    def settle(self, rows: int) -> None:
-        """After a batch of `rows` rows: stop remembering when it no longer pays."""
+    def cast(self, cells: Sequence[str]) -> Sequence[Any]:
+        """The stored values of one batch of the column's cells."""
+        if self.plain:
+            if self.store is None and self.missing.isdisjoint(cells):
+                return cells
+            return list(map(self._text, cells))
         verdicts = self.verdicts
         if verdicts is not None:
-            if len(verdicts) >= MEMO_LIMIT and verdicts.misses * 2 > rows:
-                self.verdicts = None
+            if verdicts.as_read.issuperset(cells):
+                return cells  # every cell already judged, each stored as it is
+            values = list(map(verdicts.__getitem__, cells))
+            if len(verdicts) >= MEMO_LIMIT and verdicts.misses * 2 > len(cells):
+                self.verdicts = None  # it no longer pays
             verdicts.misses = 0
+            return values
+        if self.bulk_integer:
+            integers = self._integers(cells)
+            if integers is not None:
+                return integers
+        return list(map(self.read, cells))
+
+
+def _columns_of(rows: list[list[str]], width: int) -> list[tuple[str, ...]]:
+    """The cells of a batch column by column; refused when a row is blank or not `width` wide.
+
+    A blank row has an empty first cell, so only a batch whose first column holds one is
+    searched for blank rows.
+    """
+    try:
+        columns = list(zip(*rows, strict=True))
+    except ValueError:
+        columns = []
+    if len(columns) != width or not width or ("" in columns[0] and not all(map(any, rows))):
+        raise FastPathRefused("a row is blank or has the wrong number of cells")
+    return columns
 
 
 def read_batches(
@@ -174,12 +240,8 @@ def read_batches(
                 raw = list(itertools.islice(reader, batch_size))
                 if not raw:
                     return
-                if set(map(len, raw)) != {width} or not all(map(any, raw)):
-                    raise FastPathRefused("a row is blank or has the wrong number of cells")
-                casters = [column.cell_caster() for column in columns]
-                yield [tuple(map(operator.call, casters, row)) for row in raw]
-                for column in columns:
-                    column.settle(len(raw))
+                cells = _columns_of(raw, width)
+                yield list(zip(*map(ColumnCaster.cast, columns, cells), strict=True))
     except (UnicodeDecodeError, csv.Error, io.UnsupportedOperation) as exc:
         raise FastPathRefused(str(exc)) from exc
 

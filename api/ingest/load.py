@@ -28,7 +28,7 @@ from api.ingest.changelog import entry_summary
 from api.ingest.digest import file_digest
 from api.ingest.discover import ReleaseRef
 from api.ingest.fastpath import FastPathRefused, stored_batches
-from api.ingest.indexes import create_declared_indexes
+from api.ingest.indexes import create_declared_indexes, declared_indexes
 from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
 from api.ingest.sqlwrite import (
@@ -123,9 +123,15 @@ def _index_and_analyze(
     connection: sa.Connection, table: sa.Table, resource: frictionless.Resource
 ) -> None:
     """Build the filter and sort indexes once the rows are in (the package's declared ones too),
-    then gather planner statistics."""
+    then gather planner statistics.
+
+    A column that leads a declared index gets no index of its own: the declared one serves its
+    filters and sorts as well, and each index built costs a pass over the rows and a sort.
+    """
+    led = {columns[0] for columns in declared_indexes(resource)}
     for index, column in enumerate(index_columns(resource.schema)):
-        sa.Index(f"ix_{table.name}_{index}", table.c[column]).create(connection)
+        if column not in led:
+            sa.Index(f"ix_{table.name}_{index}", table.c[column]).create(connection)
     create_declared_indexes(connection, table, resource)
     # Statistics for the planner: without them SQLite picks the index of an equality filter
     # over that of a range plus sort, and a filtered page is 5x slower (bench/RESULTS.md).
