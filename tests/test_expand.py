@@ -213,6 +213,8 @@ async def test_an_expanded_page_is_valid_against_its_openapi_schema(
     expand = next(p for p in operation["parameters"] if p["name"] == "_expand")
     assert expand["schema"] == {
         "type": "array",
+        "minItems": 1,
+        "uniqueItems": True,
         "items": {"type": "string", "enum": ["report_id", "metric", "nationality"]},
     }
     reference = openapi["components"]["schemas"]["CambodiaScamCrackdownReportsReference"]
