@@ -16,7 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.config import get_settings
-from api.diff import Bump, ReleaseDiff, next_version, parse_bump
+from api.diff.release import ReleaseDiff
+from api.diff.schema import Bump, next_version, parse_bump
 from api.errors import PackageInvalid, quoted
 from api.ingest.catalog import build_catalog, catalog_path, render_catalog
 from api.ingest.discover import ReleaseRef, find_releases

@@ -1,9 +1,4 @@
-"""What changed between two releases of a package, and the SemVer bump the changes call for.
-
-The pieces are pure: `schema` compares descriptors, `rows` merge-joins key-ordered row streams.
-The database (`api.db.diffsource`) and release folders (`api.ingest.release`) both feed them,
-so the API and the command line report the same diff.
-"""
+"""Two releases compared: schema changes, row counts per resource, the bump they call for."""
 
 from __future__ import annotations
 
@@ -11,71 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from api.diff.rows import (
-    ADDED,
-    CHANGED,
-    REMOVED,
-    RowChange,
-    RowCounts,
-    RowOrderError,
-    change_record,
-    csv_header,
-    csv_row,
-    diff_rows,
-    same_value,
-    tally,
-)
-from api.diff.schema import (
-    METADATA_CHANGED,
-    Bump,
-    SchemaChange,
-    declared_bump,
-    diff_schemas,
-    next_version,
-    parse_bump,
-)
-from api.diff.shapes import (
-    COMPARED,
-    ReleaseShape,
-    ResourcePair,
-    ResourceShape,
-    pair_resources,
-    release_shape,
-    resource_shape,
-)
-
-__all__ = [
-    "ADDED",
-    "CHANGED",
-    "COMPARED",
-    "METADATA_CHANGED",
-    "REMOVED",
-    "Bump",
-    "Reason",
-    "ReleaseDiff",
-    "ReleaseShape",
-    "ResourceDiff",
-    "ResourcePair",
-    "ResourceShape",
-    "RowChange",
-    "RowCounts",
-    "RowOrderError",
-    "SchemaChange",
-    "change_record",
-    "csv_header",
-    "csv_row",
-    "declared_bump",
-    "diff_releases",
-    "diff_rows",
-    "diff_schemas",
-    "next_version",
-    "pair_resources",
-    "parse_bump",
-    "release_shape",
-    "resource_shape",
-    "same_value",
-    "tally",
-]
+from api.diff.rows import ADDED, CHANGED, REMOVED, RowCounts
+from api.diff.schema import METADATA_CHANGED, Bump, SchemaChange, declared_bump, diff_schemas
+from api.diff.shapes import COMPARED, ReleaseShape, ResourcePair, pair_resources
 
 # What rows added, removed or changed call for: rows added are new data, the others corrections.
 ROW_BUMPS: tuple[tuple[str, Bump, str], ...] = (

@@ -12,14 +12,14 @@ from api.db.files import iter_resource_file
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.errors import ExportTooLarge
+from api.http.responses import JSONResponse
+from api.http.rows_request import RowsRequest
 from api.metadata.citation import plain_citation
 from api.obs.metrics import ROWS_SERVED, count_batches, count_rows
 from api.query import RowQuery
 from api.render.page import RowsPage
 from api.render.rows import MEDIA_TYPES, iter_ndjson, iter_stored_csv
 from api.render.xlsx import xlsx_bytes
-from api.routes.responses import JSONResponse
-from api.routes.rows_request import RowsRequest
 
 RAW_FILE_PARAMS = frozenset({"_dl"})
 

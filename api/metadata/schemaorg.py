@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from api.metadata import (
+from api.metadata.citation import plain_citation
+from api.metadata.facts import (
     Agent,
     CatalogInfo,
     PackageFacts,
@@ -13,7 +14,6 @@ from api.metadata import (
     iso_z,
     package_facts,
 )
-from api.metadata.citation import plain_citation
 from api.metadata.urls import Links
 from api.metadata.vocab import COUNTRY_BOXES, FILE_FORMATS, code, label
 from api.model import ReleaseInfo

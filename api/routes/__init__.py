@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.http import problems
+from api.http.docs import install_docs
+from api.http.openapi import install_openapi
 from api.routes import (
     ckan,
     datasets,
@@ -11,18 +14,16 @@ from api.routes import (
     harvest,
     health,
     pages,
-    problems,
+    problem_types,
     releases,
     rows,
     table_pages,
 )
-from api.routes.docs import install_docs
-from api.routes.openapi import install_openapi
 
 # Specific release routes first: `datapackage.json`, `validation.json` are not resources.
 ROUTERS = (
     health.router,
-    problems.router,
+    problem_types.router,
     pages.router,
     table_pages.router,  # after pages: `/datasets/{package}/charts/{view}.svg` first
     ckan.router,

@@ -9,10 +9,10 @@ from fastapi.responses import Response
 
 from api.db.releases import LoadedRelease
 from api.deps import LinksDep, SnapshotDep
+from api.http.release_request import ReleaseRequestDep
+from api.http.responses import JSONResponse
 from api.metadata.datapackage import release_descriptor
 from api.metadata.urls import API_PREFIX, Links
-from api.routes.release_request import ReleaseRequestDep
-from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["datasets"])
 

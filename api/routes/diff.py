@@ -17,14 +17,15 @@ from api.db.budget import request_budget
 from api.db.diffsource import LoadedDiffs
 from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
-from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
+from api.diff.release import ReleaseDiff, ResourceDiff
+from api.diff.rows import change_record, csv_header, csv_row
 from api.errors import BadQuery, NotFound, ParamError, quoted
+from api.http.caching import IMMUTABLE, etag_for, not_modified
+from api.http.responses import JSONResponse
 from api.metadata.urls import API_PREFIX
 from api.query.controls import read_controls, read_size
 from api.query.operators import Control
 from api.render.rows import MEDIA_TYPES, iter_csv
-from api.routes.caching import IMMUTABLE, etag_for, not_modified
-from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["diff"])
 

@@ -13,13 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from api.db.releases import LoadedRelease
 from api.deps import LinksDep, ServingDep, SnapshotDep
 from api.errors import ApiError, BadQuery, NotFound
+from api.http import page_data
 from api.metadata.citation import FORMATS, plain_citation, render_citation
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
 from api.metadata.urls import Links
 from api.model import FieldSpec, ReleaseInfo
 from api.render.charts import chart_svg, read_views
 from api.render.html import jsonld, markdown, render_page
-from api.routes import page_data
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"

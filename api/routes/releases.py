@@ -10,11 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file, read_validation_report
+from api.http.release_request import ReleaseRequestDep
+from api.http.responses import JSONResponse
 from api.metadata.citation import citation_format, render_citation
 from api.metadata.urls import API_PREFIX
 from api.render.archive import iter_release_zip, readme_text
-from api.routes.release_request import ReleaseRequestDep
-from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["releases"])
 
