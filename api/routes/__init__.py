@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from api.http import problems
 from api.http.docs import install_docs
 from api.http.openapi import install_openapi
+from api.http.page_response import install_assets
 from api.routes import (
     ckan,
     datasets,
@@ -49,4 +50,4 @@ def register_routes(app: FastAPI) -> None:
         max_size=settings.max_page_size,
     )
     install_docs(app)
-    pages.install_assets(app)
+    install_assets(app)
