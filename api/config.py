@@ -6,6 +6,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,9 +27,14 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "datasets",
         description="Folder holding one sub-folder per package, one per immutable release.",
     )
-    base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Public base URL used in absolute links (descriptors, DCAT, CKAN, sitemaps).",
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "Public base URL of absolute links (descriptors, `next_url`, `Link` headers, pages,"
+            " DCAT, CKAN, sitemaps), e.g. `https://data.example.org`; unset, links follow the"
+            " scheme and host each request was sent to (`X-Forwarded-Proto` and"
+            " `X-Forwarded-Host` from a trusted proxy)."
+        ),
     )
     default_page_size: int = Field(default=100, ge=1, description="Rows per JSON page by default.")
     max_page_size: int = Field(default=1000, ge=1, description="Largest `_size` accepted.")
@@ -63,6 +69,23 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "Longest wait for a free pooled connection before a 503 `database-unavailable`."
+        ),
+    )
+    db_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Most blocking database calls (queries off the event loop, export openings, diffs)"
+            " one worker runs at once; more wait their turn, first come first served, and a"
+            " query's time limit starts when it runs."
+        ),
+    )
+    facet_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "Time limit of one `_facet` count; a facet past it is left out of the page and"
+            " named in `facets_timed_out` (the page is still answered)."
         ),
     )
     max_facets: int = Field(
@@ -112,7 +135,8 @@ class Settings(BaseSettings):
         default=["127.0.0.1"],
         description=(
             "IP addresses or CIDR networks (comma-separated) of the proxies whose"
-            " `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-ID` headers are believed."
+            " `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Request-ID`"
+            " headers are believed."
         ),
     )
     max_body_bytes: int = Field(
@@ -158,7 +182,15 @@ class Settings(BaseSettings):
 
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
+    def _public_base(cls, value: str | None) -> str | None:
+        # Every link starts with it: a typo would break them all, so refuse it at start-up.
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an http:// or https:// URL; got {value!r}")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError(f"base_url takes no user, query or fragment; got {value!r}")
         return value.rstrip("/")
 
     @field_validator("trusted_proxies", mode="before")

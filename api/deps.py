@@ -11,10 +11,12 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from api.config import Settings
 from api.db.releases import Catalog, Snapshot
-from api.metadata.urls import Links
+from api.errors import BadHost, quoted
+from api.metadata.urls import Links, request_base
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -35,10 +37,32 @@ async def get_engine(request: Request) -> sa.Engine:
     return engine
 
 
+def request_host(scope: Scope) -> str:
+    """The host (and port) a request was sent to: its Host header, else the listening socket."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    server = scope.get("server")
+    if not server:
+        return ""
+    host, port = server
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def links_for(request: Request) -> Links:
-    """The URL map of a request: the one place a request's links are bound to a base URL."""
+    """The URL map of a request: the one place a request's links are bound to a base URL.
+
+    The configured base URL wins; unset, it is the scheme and host the request was sent to
+    (a trusted proxy's forwarded ones, already put in the scope by the middleware).
+    """
     settings: Settings = request.app.state.settings
-    return Links(settings.base_url)
+    if settings.base_url:
+        return Links(settings.base_url)
+    host = request_host(request.scope)
+    base = request_base(request.scope.get("scheme", "http"), host)
+    if base is None:  # a bad Host is refused at the edge already; never made into a link
+        raise BadHost(f"the request's scheme and Host {quoted(host)} make no base URL")
+    return Links(base)
 
 
 async def get_links(request: Request) -> Links:

@@ -195,6 +195,14 @@ class TooManyParameters(ApiError):
     title = "Too many query parameters"
 
 
+class BadHost(ApiError):
+    """A Host (or trusted `X-Forwarded-Host`) header that does not name a server, or several."""
+
+    status = 400
+    code = "bad-host"
+    title = "Bad Host header"
+
+
 class CorsRefused(ApiError):
     """A CORS preflight asked for a method, header or origin this API does not allow."""
 

@@ -12,12 +12,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.config import Settings, get_settings
 from api.db.engine import reader_engine
+from api.db.limiter import limit_concurrency
 from api.db.releases import Catalog
 from api.obs.middleware import Observe
 from api.routes import register_routes
 from api.web.catch_all import CatchAll
 from api.web.cors import ProblemCors
 from api.web.head import HeadAsGet
+from api.web.host import ForwardedHost
 from api.web.limits import Limits, RequestLimits
 from api.web.request_id import HEADER as REQUEST_ID_HEADER
 from api.web.request_id import RequestId
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connect_timeout=settings.db_connect_timeout_seconds,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
+    limit_concurrency(engine, settings.db_concurrency)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe)  # metrics and the access line, errors and refusals included
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outside the proxy headers: the peer it trusts must be the real one, not the forwarded.
+    app.add_middleware(ForwardedHost, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
     register_routes(app)
     return app

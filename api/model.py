@@ -47,6 +47,30 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key of a resource: its `fields` refer to `reference_fields` of `resource`.
+
+    `target` is the referenced table (without foreign keys of its own: `_expand` follows one
+    step), None when the referenced resource is not loaded with the release.
+    """
+
+    fields: tuple[str, ...]
+    resource: str
+    reference_fields: tuple[str, ...]
+    target: TableSpec | None = None
+
+    @property
+    def expandable(self) -> bool:
+        """Whether each row refers to at most one row: one field, onto a unique target field."""
+        if len(self.fields) != 1 or len(self.reference_fields) != 1 or self.target is None:
+            return False
+        held = self.reference_fields[0]
+        field = self.target.field(held)
+        unique = field is not None and bool(field.constraints.get("unique"))
+        return unique or self.target.primary_key == (held,)
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """A (package, version, resource) that is loaded and queryable as `table`."""
 
@@ -62,6 +86,12 @@ class TableSpec:
     indexed: frozenset[str] = frozenset()
     # Foreign-key columns whose referenced table is small enough to know every key of.
     references: Mapping[str, Reference] = field(default_factory=dict)
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+    def foreign_key(self, name: str) -> ForeignKey | None:
+        """The foreign key that field `name` is part of (the one-field key first), or None."""
+        holding = [key for key in self.foreign_keys if name in key.fields]
+        return min(holding, key=lambda key: len(key.fields), default=None)
 
     def field(self, name: str) -> FieldSpec | None:
         """Return the field called `name`, or None."""

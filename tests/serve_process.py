@@ -74,7 +74,10 @@ def opendata_serve(
     workers: int = 1,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[ServeProcess]:
-    """Run `opendata serve --workers N` against `database_url` until the block ends."""
+    """Run `opendata serve --workers N` against `database_url` until the block ends.
+
+    No ``OPENDATA_BASE_URL`` unless `env` gives one: links follow the host each request names.
+    """
     port = free_port()
     url = f"http://{HOST}:{port}"
     child_env = {
@@ -85,7 +88,6 @@ def opendata_serve(
     child_env |= {
         "OPENDATA_DATABASE_URL": database_url,
         "OPENDATA_DATASETS_DIR": str(datasets_dir),
-        "OPENDATA_BASE_URL": url,
         **(env or {}),
     }
     command = [*opendata_command(), "serve", "--host", HOST, "--port", str(port)]

@@ -124,3 +124,19 @@ def test_request_ids_are_kept_or_made(proxy: tuple[str, Path]) -> None:
     ids = [line.rsplit("request_id=", 1)[1].split()[0] for line in lines if "/healthz" in line]
     assert ids[-2] == "client-chosen-id"
     assert len(ids[-1]) == 32 and ids[-1] != ids[-2]  # nginx's $request_id: 32 hex digits
+
+
+def test_links_name_the_proxy_and_a_forged_host_poisons_no_entry(proxy: tuple[str, Path]) -> None:
+    """OPENDATA_BASE_URL unset: links follow the Host the client sent, cached per host."""
+    url, _ = proxy
+    path = f"/v1/datasets/{FLAGSHIP}/1.2.0/datapackage.json"
+    forged = httpx.get(f"{url}{path}", headers={"Host": "evil.example"})
+    assert forged.headers["x-cache-status"] == "MISS"
+    assert f"http://evil.example/v1/datasets/{FLAGSHIP}/1.2.0/" in forged.text
+    for status in ("MISS", "HIT"):
+        honest = httpx.get(f"{url}{path}")
+        assert honest.headers["x-cache-status"] == status
+        assert "evil.example" not in honest.text
+        paths = [r["path"] for r in honest.json()["resources"]]
+        assert all(p.startswith(f"{url}/v1/datasets/{FLAGSHIP}/1.2.0/") for p in paths), paths
+    assert forged.headers["etag"] != honest.headers["etag"]

@@ -150,3 +150,24 @@ async def test_row_page_links_along_foreign_keys_both_ways(client: httpx.AsyncCl
     assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
     unknown = await client.get(f"/datasets/{FLAGSHIP}/1.3.0/no-such-resource")
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+
+
+async def test_an_expanded_column_is_shown_but_not_offered_as_a_sort(
+    client: httpx.AsyncClient,
+) -> None:
+    metric = "suspects_referred_to_court"
+    params = {"_expand": "report_id", "_col": "report_id.publisher", "metric": metric}
+    page = await client.get(TABLE, params=params)
+    assert page.status_code == 200
+    headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', page.text)
+    assert headers[-1] == "report_id.publisher"
+    assert all(header.startswith("<a href=") for header in headers[:-1])
+    reports = {r["report_id"]: r for r in rows_of(DATA / "reports.csv")}
+    expected = {
+        reports[r["report_id"]]["publisher"]
+        for r in rows_of(DATA / "figures.csv")
+        if r["metric"] == metric
+    }
+    assert expected
+    for publisher in expected:
+        assert f"<td>{html.escape(publisher)}</td>" in page.text

@@ -29,6 +29,7 @@ class QueryBudget:
 
     query_seconds: float
     request_seconds: float | None = None
+    facet_seconds: float | None = None  # a facet past it is left out, not a failed request
     clock: Callable[[], float] = time.monotonic
     deadline: float = field(init=False)
 
@@ -55,4 +56,8 @@ class QueryBudget:
 
 def request_budget(settings: Settings) -> QueryBudget:
     """The budget of a request starting now, from the two time-limit settings."""
-    return QueryBudget(settings.query_timeout_seconds, settings.request_timeout_seconds)
+    return QueryBudget(
+        settings.query_timeout_seconds,
+        settings.request_timeout_seconds,
+        facet_seconds=settings.facet_timeout_seconds,
+    )

@@ -114,14 +114,25 @@ def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+class PlanAbandoned(Exception):
+    """A SQLite statement passed the CPU budget of its first plan; the caller tries another."""
+
+
 @contextmanager
 def time_limited(
-    connection: sa.Connection, budget: float | QueryBudget, *, at_most: float | None = None
+    connection: sa.Connection,
+    budget: float | QueryBudget,
+    *,
+    at_most: float | None = None,
+    cpu_at_most: float | None = None,
 ) -> Iterator[sa.Connection]:
     """Run the block under the next limit of `budget`; raise QueryTimeout when it is hit.
 
     :param budget: the request's budget, or the seconds of a query run on its own.
     :param at_most: a shorter limit for this block (the inline budget of a page).
+    :param cpu_at_most: SQLite only: seconds of this thread's CPU time the block may use, after
+        which it raises PlanAbandoned. CPU time, unlike the wall clock, does not stretch when
+        other requests share the machine, so the same plan is abandoned under load or not.
     """
     if not isinstance(budget, QueryBudget):
         budget = QueryBudget(budget)
@@ -129,8 +140,13 @@ def time_limited(
     if connection.dialect.name == "sqlite":
         raw = connection.connection.driver_connection
         deadline = time.monotonic() + limit.seconds
+        cpu_deadline = None if cpu_at_most is None else time.thread_time() + cpu_at_most
+        spent: list[bool] = []
 
         def past_deadline() -> bool:
+            if cpu_deadline is not None and time.thread_time() > cpu_deadline:
+                spent.append(True)
+                return True
             return time.monotonic() > deadline
 
         # SQLite calls the handler every PROGRESS_STEPS virtual-machine steps and interrupts the
@@ -140,6 +156,8 @@ def time_limited(
             yield connection
         except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
             if _stopped_by_limit(exc):
+                if spent:
+                    raise PlanAbandoned from exc
                 QUERY_TIMEOUTS.inc()
                 raise QueryTimeout(limit.message) from exc
             raise

@@ -15,7 +15,7 @@ from api.db.registry import FieldDef, Release, Resource, table_of
 from api.db.sqltypes import build_table
 from api.errors import NotFound, quoted
 from api.lru import LockedLRU
-from api.model import FieldSpec, Reference, ReleaseInfo, ResourceInfo, TableSpec
+from api.model import FieldSpec, ForeignKey, Reference, ReleaseInfo, ResourceInfo, TableSpec
 
 T = TypeVar("T")
 DERIVED_SIZE = 256  # documents kept per snapshot (catalog pages, CKAN dicts, descriptors)
@@ -153,46 +153,68 @@ def _resource_descriptor(release: LoadedRelease, resource: str) -> Mapping[str, 
     return {}
 
 
+def _keys(names: Any) -> tuple[str, ...]:
+    """Field names as a foreign key writes them: one name or a list of names."""
+    return (names,) if isinstance(names, str) else tuple(str(n) for n in names or ())
+
+
+def _foreign_keys(
+    connection: sa.Connection, release: LoadedRelease, resource: str
+) -> tuple[ForeignKey, ...]:
+    """Every foreign key of `resource`, with the table it refers to where that is loaded."""
+    schema = _resource_descriptor(release, resource).get("schema") or {}
+    found = []
+    for key in schema.get("foreignKeys") or []:
+        target = key.get("reference") or {}
+        other = str(target.get("resource") or resource)
+        spec = (
+            _table_spec(connection, release, other, reference_max_rows=0, follow=False)
+            if other in release.tables
+            else None
+        )
+        found.append(ForeignKey(_keys(key.get("fields")), other, _keys(target.get("fields")), spec))
+    return tuple(found)
+
+
 def _references(
     connection: sa.Connection,
-    release: LoadedRelease,
-    resource: str,
+    foreign_keys: tuple[ForeignKey, ...],
     fields: tuple[FieldSpec, ...],
     *,
     max_rows: int,
 ) -> dict[str, Reference]:
-    """The keys of each small table a single-column foreign key of `resource` refers to.
+    """The keys of each small table a single-column foreign key refers to.
 
     A composite key, a referenced table over `max_rows` rows or a column whose type differs
     from the one it refers to is left out: its values are then not checked against the keys.
     """
-    schema = _resource_descriptor(release, resource).get("schema") or {}
     types = {f.name: f.type for f in fields}
     found: dict[str, Reference] = {}
-    for key in schema.get("foreignKeys") or []:
-        columns, target = key.get("fields"), key.get("reference") or {}
-        targets, other = target.get("fields"), target.get("resource") or resource
-        columns = [columns] if isinstance(columns, str) else columns
-        targets = [targets] if isinstance(targets, str) else targets
-        if not (columns and targets and len(columns) == len(targets) == 1):
+    for key in foreign_keys:
+        spec = key.target
+        if spec is None or len(key.fields) != 1 or len(key.reference_fields) != 1:
             continue
-        if other not in release.tables or columns[0] not in types:
+        column_name, target_name = key.fields[0], key.reference_fields[0]
+        target_field = spec.field(target_name)
+        if column_name not in types or spec.row_count > max_rows or target_field is None:
             continue
-        spec = _table_spec(connection, release, other, reference_max_rows=0)
-        target_field = spec.field(targets[0])
-        if spec.row_count > max_rows or target_field is None:
+        if target_field.type != types[column_name]:
             continue
-        if target_field.type != types[columns[0]]:
-            continue
-        column = spec.table.c[targets[0]]
+        column = spec.table.c[target_name]
         values = connection.execute(sa.select(column).distinct()).scalars()
-        found[columns[0]] = Reference(other, targets[0], frozenset(values))
+        found[column_name] = Reference(key.resource, target_name, frozenset(values))
     return found
 
 
 def _table_spec(
-    connection: sa.Connection, release: LoadedRelease, resource: str, *, reference_max_rows: int
+    connection: sa.Connection,
+    release: LoadedRelease,
+    resource: str,
+    *,
+    reference_max_rows: int,
+    follow: bool = True,
 ) -> TableSpec:
+    """The spec of a resource; with `follow`, its foreign keys and the tables they refer to."""
     resource_id = release.tables[resource]
     session = Session(bind=connection)
     row = session.exec(select(Resource).where(Resource.id == resource_id)).one()
@@ -220,6 +242,7 @@ def _table_spec(
         for index in inspector.get_indexes(row.table_name)
         if index["column_names"] and index["column_names"][0]
     }
+    foreign_keys = _foreign_keys(connection, release, resource) if follow else ()
     return TableSpec(
         indexed=frozenset(leading | set(primary_key[:1])),
         package=release.info.package,
@@ -231,9 +254,10 @@ def _table_spec(
         row_count=row.row_count,
         title=row.title,
         description=row.description,
-        references=_references(connection, release, resource, fields, max_rows=reference_max_rows)
+        references=_references(connection, foreign_keys, fields, max_rows=reference_max_rows)
         if reference_max_rows
         else {},
+        foreign_keys=foreign_keys,
     )
 
 

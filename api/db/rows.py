@@ -7,13 +7,13 @@ import functools
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from anyio.to_thread import run_sync as run_in_threadpool
 
 from api.db.budget import QueryBudget
-from api.db.engine import time_limited
+from api.db.engine import PlanAbandoned, time_limited
+from api.db.limiter import run_blocking
 from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
 from api.errors import QueryTimeout
 from api.lru import LockedLRU
@@ -28,8 +28,13 @@ from api.query.build import (
 )
 from api.query.grammar import RowQuery
 
+T = TypeVar("T")
+
 INLINE_MAX_ROWS = 50_000
 INLINE_BUDGET_SECONDS = 0.02  # longest a page query may hold the event loop before moving off it
+# CPU a query of a large SQLite table may spend in the plan SQLite chose before it is run again
+# as a scan of the table (see `api.query.scan`): a scan of a million rows takes 30 to 60 ms.
+PLANNED_CPU_SECONDS = 0.03
 STREAM_BATCH = 2_000
 COUNT_CACHE_SIZE = 4_096
 FACET_SIZE = 100  # values shown per facet; `facets_truncated` names the facets cut short
@@ -60,6 +65,7 @@ class Page:
     total_is_exact: bool | None = None  # False: more than `total` rows match
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     truncated_facets: tuple[str, ...] = ()
+    timed_out_facets: tuple[str, ...] = ()  # facets left out: counting them passed their limit
 
 
 RESULTS: LockedLRU[tuple[Any, ...], Any] = LockedLRU(COUNT_CACHE_SIZE)
@@ -81,6 +87,35 @@ def _cache_key(
     kind: str, engine: sa.Engine, spec: TableSpec, query: RowQuery, *extra: str
 ) -> tuple[Any, ...]:
     return (kind, _database(engine), spec.table.name, query.filters_key, *extra)
+
+
+def _all(connection: sa.Connection, select: sa.Select[Any]) -> list[Sequence[Any]]:
+    return list(connection.execute(select).all())
+
+
+def _all_stored(connection: sa.Connection, select: sa.Select[Any]) -> list[Sequence[Any]]:
+    """All rows of a `stored` select, read from the driver's cursor as plain tuples."""
+    result = connection.execute(select)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def _one(connection: sa.Connection, select: sa.Select[Any]) -> Any:
+    return connection.execute(select).scalar_one()
+
+
+def _scan_kw(build: Callable[..., sa.Select[Any]]) -> Callable[[bool], sa.Select[Any]]:
+    """`build(scan=...)` as a function of whether to scan."""
+    return lambda scan: build(scan=scan)
+
+
+def _field(spec: TableSpec, name: str) -> FieldSpec:
+    found = spec.field(name)
+    if found is None:
+        raise ValueError(f"{name!r} is not a column of {spec.resource}")
+    return found
 
 
 class RowReader:
@@ -106,27 +141,44 @@ class RowReader:
         columns = {f.column for f in query.filters} | {query.sort[0].column}
         return columns <= self.spec.indexed
 
-    def _fetch(self, select: sa.Select[Any]) -> list[Sequence[Any]]:
-        with self.engine.connect() as connection, time_limited(connection, self.budget):
-            return list(connection.execute(select).all())
+    def _may_scan(self) -> bool:
+        """Whether a slow plan is worth abandoning for a scan: a large table on SQLite."""
+        return self.engine.dialect.name == "sqlite" and self.spec.row_count > INLINE_MAX_ROWS
+
+    def _planned_or_scan(
+        self,
+        build: Callable[[bool], sa.Select[Any]],
+        read: Callable[[sa.Connection, sa.Select[Any]], T],
+        at_most: float | None = None,
+    ) -> T:
+        """Read `build(False)` as planned; past PLANNED_CPU_SECONDS, read `build(True)` instead.
+
+        :param build: the select, given whether it must scan the table.
+        """
+        if self._may_scan():
+            with contextlib.suppress(PlanAbandoned):
+                return self._run(build(False), read, at_most, PLANNED_CPU_SECONDS)
+            return self._run(build(True), read, at_most)
+        return self._run(build(False), read, at_most)
+
+    def _run(
+        self,
+        select: sa.Select[Any],
+        read: Callable[[sa.Connection, sa.Select[Any]], T],
+        at_most: float | None = None,
+        cpu_at_most: float | None = None,
+    ) -> T:
+        with (
+            self.engine.connect() as connection,
+            time_limited(connection, self.budget, at_most=at_most, cpu_at_most=cpu_at_most),
+        ):
+            return read(connection, select)
 
     def _fetch_stored(
         self, select: sa.Select[Any], at_most: float | None = None
     ) -> list[Sequence[Any]]:
         """All rows of a `stored` select, read from the driver's cursor as plain tuples."""
-        with (
-            self.engine.connect() as connection,
-            time_limited(connection, self.budget, at_most=at_most),
-        ):
-            result = connection.execute(select)
-            try:
-                return list(result.cursor.fetchall())
-            finally:
-                result.close()
-
-    def _scalar(self, select: sa.Select[Any]) -> Any:
-        with self.engine.connect() as connection, time_limited(connection, self.budget):
-            return connection.execute(select).scalar_one()
+        return self._run(select, _all_stored, at_most)
 
     async def page(self, query: RowQuery, plan: Plan | None = None) -> Page:
         """A page of rows with its cursor, total and facets.
@@ -142,16 +194,31 @@ class RowReader:
             with contextlib.suppress(QueryTimeout):
                 fetched = self._fetch_stored(plan.select, at_most=INLINE_BUDGET_SECONDS)
         if fetched is None:
-            fetched = await run_in_threadpool(self._fetch_stored, plan.select)
+            planned = plan.select
+
+            def build(scan: bool) -> sa.Select[Any]:
+                if not scan:
+                    return planned
+                return build_select(
+                    self.spec, query, limit=query.size + 1, stored=True, scan=True
+                ).select
+
+            fetched = await run_blocking(self.engine, self._planned_or_scan, build, _all_stored)
         rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
-        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=False)
+        decoders = self._decoders(query, text=False)
         if any(decoders):
             rows = [decode_row(row, decoders) for row in rows]
         total, exact = await self.page_total(query)
         facets: dict[str, list[dict[str, Any]]] = {}
         truncated: list[str] = []
+        timed_out: list[str] = []
         for name in query.facets:
-            values = await self.facet(query, name)
+            try:
+                values = await self.facet(query, name)
+            except QueryTimeout:
+                # As Datasette's facet_time_limit_ms: the page is answered without the facet.
+                timed_out.append(name)
+                continue
             if len(values) > FACET_SIZE:
                 truncated.append(name)
             facets[name] = values[:FACET_SIZE]
@@ -163,6 +230,20 @@ class RowReader:
             total_is_exact=exact,
             facets=facets,
             truncated_facets=tuple(truncated),
+            timed_out_facets=tuple(timed_out),
+        )
+
+    def _sources(self, query: RowQuery) -> list[tuple[TableSpec, tuple[str, ...]]]:
+        """The tables the output columns come from, each with its columns, in output order."""
+        return [(self.spec, query.columns)] + [(step.target, step.columns) for step in query.expand]
+
+    def _decoders(self, query: RowQuery, *, text: bool) -> tuple[Decoder | None, ...]:
+        """The stored decoders of every output column, the expanded ones by their own table."""
+        dialect = self.engine.dialect
+        return tuple(
+            decoder
+            for spec, columns in self._sources(query)
+            for decoder in stored_decoders(spec, columns, dialect, text=text)
         )
 
     def _cursor_decoder(self, plan: Plan) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -206,8 +287,9 @@ class RowReader:
         key = _cache_key("count", self.engine, self.spec, query)
         cached = RESULTS.get(key)
         if cached is None:
-            select = build_count(self.spec, query)
-            cached = int(await run_in_threadpool(self._scalar, select))
+            build = functools.partial(build_count, self.spec, query)
+            counted = await run_blocking(self.engine, self._planned_or_scan, _scan_kw(build), _one)
+            cached = int(counted)
             RESULTS.put(key, cached)
         return int(cached)
 
@@ -222,8 +304,8 @@ class RowReader:
         cached = RESULTS.get(_cache_key("count", self.engine, self.spec, query))
         if cached is not None:
             return int(cached), True
-        select = build_bounded_count(self.spec, query, bound)
-        counted = int(await run_in_threadpool(self._scalar, select))
+        build = functools.partial(build_bounded_count, self.spec, query, bound)
+        counted = int(await run_blocking(self.engine, self._planned_or_scan, _scan_kw(build), _one))
         return counted, counted < bound
 
     async def facet(self, query: RowQuery, column: str) -> list[dict[str, Any]]:
@@ -231,15 +313,18 @@ class RowReader:
         key = _cache_key("facet", self.engine, self.spec, query, column)
         cached = RESULTS.get(key)
         if cached is None:
-            select = build_facet(self.spec, query, column, limit=FACET_SIZE + 1)
-            rows = await run_in_threadpool(self._fetch, select)
+            build = functools.partial(build_facet, self.spec, query, column, limit=FACET_SIZE + 1)
+            limit = self.budget.facet_seconds
+            rows = await run_blocking(
+                self.engine, self._planned_or_scan, _scan_kw(build), _all, limit
+            )
             cached = [{"value": value, "count": count} for value, count in rows]
             RESULTS.put(key, cached)
         return list(cached)
 
     async def one(self, key_values: Sequence[Any]) -> dict[str, Any] | None:
         """The row with this primary key, or None."""
-        rows = self._fetch(build_row(self.spec, key_values))
+        rows = self._run(build_row(self.spec, key_values), _all)
         if not rows:
             return None
         return dict(zip(self.spec.column_names, rows[0], strict=True))
@@ -247,22 +332,18 @@ class RowReader:
     async def stream(self, query: RowQuery) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
         """Every matching row, from a server-side cursor; errors surface before the first byte."""
         plan = build_select(self.spec, query, limit=None)
-        return plan.output_columns, await run_in_threadpool(self._open_stream, plan)
+        return plan.output_columns, await run_blocking(self.engine, self._open_stream, plan)
 
     async def stream_stored(self, query: RowQuery) -> StoredRows:
         """Every matching row as stored, in batches: for CSV, which decodes only what it must."""
         plan = build_select(self.spec, query, limit=None, stored=True)
-        fields = tuple(self._field(name) for name in plan.output_columns)
-        decoders = stored_decoders(self.spec, plan.output_columns, self.engine.dialect, text=True)
+        fields = tuple(
+            _field(spec, name) for spec, columns in self._sources(query) for name in columns
+        )
+        decoders = self._decoders(query, text=True)
         open_raw = functools.partial(self._open_batches, raw=True)
-        batches = await run_in_threadpool(open_raw, plan.select, len(fields))
+        batches = await run_blocking(self.engine, open_raw, plan.select, len(fields))
         return StoredRows(plan.output_columns, fields, decoders, batches)
-
-    def _field(self, name: str) -> FieldSpec:
-        found = self.spec.field(name)
-        if found is None:
-            raise ValueError(f"{name!r} is not a column of {self.spec.resource}")
-        return found
 
     def _open_stream(self, plan: Any) -> Iterator[tuple[Any, ...]]:
         width = len(plan.output_columns)

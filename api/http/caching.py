@@ -24,12 +24,14 @@ def pinned_path(request: Request, requested: str, concrete: str) -> str:
     )
 
 
-def etag_for(release: LoadedRelease, pinned: str, query: str, variant: str = "") -> str:
-    """A strong ETag: the same pinned URL always returns the same bytes.
+def etag_for(release: LoadedRelease, url: str, variant: str = "") -> str:
+    """A strong ETag: the same pinned absolute URL always returns the same bytes.
 
-    The query string counts as given: bodies echo it in its own order (filters, `next_url`).
+    The URL is absolute (`Links.at`) because bodies embed links under its base: the same path
+    asked of two hosts is two representations. The query string counts as given: bodies echo it
+    in its own order (filters, `next_url`).
     """
-    source = f"{release.content_hash}|{pinned}|{query}|{variant}"
+    source = f"{release.content_hash}|{url}|{variant}"
     return '"' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
 
 

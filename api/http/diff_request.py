@@ -8,11 +8,11 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 
 from api.config import Settings
 from api.db.budget import request_budget
 from api.db.diffsource import LoadedDiffs
+from api.db.limiter import run_blocking
 from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
 from api.diff.release import ReleaseDiff
@@ -122,7 +122,7 @@ async def _resolve(
     after = snapshot.release(package, query.to_version)
     # One budget for every query of the request: the row counts, then the changes shown.
     source = LoadedDiffs(engine, catalog, budget=request_budget(settings))
-    diff = await run_in_threadpool(source.diff, before, after)
+    diff = await run_blocking(engine, source.diff, before, after)
     if query.resource is not None and diff.resource(query.resource) is None:
         names = ", ".join(r.name for r in diff.resources)
         raise NotFound(

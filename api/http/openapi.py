@@ -12,6 +12,7 @@ from api.db.releases import Catalog
 from api.fieldtypes import type_of
 from api.metadata.urls import PATHS
 from api.model import FieldSpec, TableSpec
+from api.query.expand import expandable
 from api.query.operators import CONTROLS, OPERATORS, describe_control, operators_for
 from api.render.page import page_schema as rows_page_schema
 from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
@@ -86,13 +87,37 @@ def value_schema(field: FieldSpec) -> dict[str, Any]:
     return schema
 
 
+def _reference_name(spec: TableSpec, resource: str) -> str:
+    return f"{_camel(spec.package)}{_camel(resource)}Reference"
+
+
+def reference_schema(target: TableSpec) -> dict[str, Any]:
+    """JSON Schema of a referenced row as `_expand` adds it: the columns `_col` leaves."""
+    return {
+        "type": "object",
+        "title": f"{target.title or target.resource} (referenced)",
+        "properties": {f.name: value_schema(f) for f in target.fields},
+    }
+
+
+def _expandable_schema(spec: TableSpec, field: FieldSpec) -> dict[str, Any]:
+    """A foreign-key value, or with `_expand` the row it refers to (null when it refers to none)."""
+    key = spec.foreign_key(field.name)
+    if key is None or key.target is None or field.name not in expandable(spec):
+        return value_schema(field)
+    ref = {"$ref": f"#/components/schemas/{_reference_name(spec, key.target.resource)}"}
+    about = f"With `_expand={field.name}`, the {key.target.resource} row it refers to."
+    described = f"{field.description} {about}" if field.description else about
+    return {"anyOf": [value_schema(field), ref, {"type": "null"}], "description": described}
+
+
 def row_schema(spec: TableSpec) -> dict[str, Any]:
     """JSON Schema of one row of a resource."""
     return {
         "type": "object",
         "title": spec.title or spec.resource,
         "description": spec.description or "",
-        "properties": {f.name: value_schema(f) for f in spec.fields},
+        "properties": {f.name: _expandable_schema(spec, f) for f in spec.fields},
         "required": list(spec.column_names),
     }
 
@@ -153,12 +178,16 @@ def resource_operation(
     ]
     for field in spec.fields:
         parameters.extend(_filter_parameters(field))
+    followed = expandable(spec)
     for key, control in CONTROLS.items():
+        schema: dict[str, Any] = {"type": "string"}
+        if key == "_expand" and followed:
+            schema["enum"] = followed
         parameters.append(
             _parameter(
                 key,
                 describe_control(key, default_size=default_size, max_size=max_size),
-                {"type": "string"},
+                schema,
                 multi=control.repeatable,
             )
         )
@@ -192,7 +221,13 @@ def resource_operation(
         },
     }
     path = PATHS.resource_template(spec.package, spec.resource)
-    return path, operation, row_name, {"row": row_schema(spec), "page": (page_name, page_schema)}
+    references = {
+        _reference_name(spec, key.target.resource): reference_schema(key.target)
+        for key in spec.foreign_keys
+        if key.target is not None and key.expandable
+    }
+    extra = {"row": row_schema(spec), "page": (page_name, page_schema), "references": references}
+    return path, operation, row_name, extra
 
 
 def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_size: int) -> None:
@@ -224,6 +259,7 @@ def install_openapi(app: FastAPI, catalog: Catalog, *, default_size: int, max_si
                 components[row_name] = extra["row"]
                 page_name, page_schema = extra["page"]
                 components[page_name] = page_schema
+                components.update(extra["references"])
                 paths[path] = {"get": operation}
         cache.update(marker=snapshot.marker, schema=schema)
         return schema

@@ -73,7 +73,7 @@ def release_request(
     :param variant: the representation chosen by negotiation (it gets its own ETag and `Vary`).
     """
     pinned = pinned_path(request, requested, release.info.version)
-    etag = etag_for(release, pinned, request.url.query, variant)
+    etag = etag_for(release, serving.links.at(pinned, request.url.query), variant)
     headers = release_headers(
         request,
         release=release,

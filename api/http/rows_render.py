@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file
+from api.db.limiter import run_blocking
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.errors import ExportTooLarge
@@ -18,7 +20,7 @@ from api.metadata.citation import plain_citation
 from api.obs.metrics import ROWS_SERVED, count_batches, count_rows
 from api.query import RowQuery
 from api.render.page import RowsPage
-from api.render.rows import MEDIA_TYPES, iter_ndjson, iter_stored_csv
+from api.render.rows import MEDIA_TYPES, RowShape, iter_ndjson, iter_stored_csv, json_shape
 from api.render.xlsx import xlsx_bytes
 
 RAW_FILE_PARAMS = frozenset({"_dl"})
@@ -30,11 +32,17 @@ def _filters_as_understood(query: RowQuery) -> list[dict[str, Any]]:
     return [{"column": f.column, "op": f.op, "value": f.value} for f in query.filters]
 
 
+def _shape(query: RowQuery) -> RowShape:
+    """How a row of `query` is written as JSON: each expanded key nested as an object."""
+    return json_shape(query.columns, [(step.column, step.columns) for step in query.expand])
+
+
 async def render_json(rows: RowsRequest) -> Response:
     """One page of rows, with its cursor, total and facets."""
     asked, spec, query = rows.asked, rows.spec, rows.query
     request, links, headers = asked.request, asked.links, asked.headers
     page = await rows.reader().page(query, rows.plan)
+    shape = _shape(query)
     next_token = page.next
     next_url = None
     if next_token:
@@ -52,13 +60,14 @@ async def render_json(rows: RowsRequest) -> Response:
         "total": page.total,
         "total_is_exact": page.total_is_exact,
         "size": query.size,
-        "rows": [dict(zip(page.columns, row, strict=True)) for row in page.rows],
+        "rows": [shape(row) for row in page.rows],
         "next": next_token,
         "next_url": next_url,
     }
     if query.facets:
         body["facets"] = page.facets
         body["facets_truncated"] = list(page.truncated_facets)
+        body["facets_timed_out"] = list(page.timed_out_facets)
     if page.total is not None and page.total_is_exact:
         headers["X-Total-Count"] = str(page.total)
     ROWS_SERVED.labels("json").inc(len(page.rows))
@@ -99,7 +108,7 @@ async def render_csv(rows: RowsRequest) -> Response:
 async def render_ndjson(rows: RowsRequest) -> Response:
     """Every matching row as newline-delimited JSON, its header first."""
     header, stream = await rows.reader().stream(rows.query)
-    body = iter_ndjson(header, count_rows("ndjson", stream))
+    body = iter_ndjson(header, count_rows("ndjson", stream), shape=_shape(rows.query))
     return StreamingResponse(body, media_type=MEDIA_TYPES["ndjson"], headers=rows.asked.headers)
 
 
@@ -148,7 +157,8 @@ async def render_xlsx(rows: RowsRequest) -> Response:
     about = _about(rows)
     header, stream = await reader.stream(query)
     counted = count_rows("xlsx", stream)
-    body = await run_in_threadpool(xlsx_bytes, header, counted, sheet=spec.resource, about=about)
+    build = partial(xlsx_bytes, header, counted, sheet=spec.resource, about=about)
+    body = await run_blocking(reader.engine, build)
     return Response(body, media_type=MEDIA_TYPES["xlsx"], headers=asked.headers)
 
 

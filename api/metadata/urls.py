@@ -1,12 +1,15 @@
 """The URL map: every link the service gives out, built from one base URL, each segment quoted once.
 
-A `Links` is bound to a base URL (today the configured ``OPENDATA_BASE_URL``, once per request by
-`api.deps`); nothing else in the package joins a base URL to a path or spells the API prefix.
-Names and versions go in as they are (not yet percent-encoded) and are quoted here, once.
+A `Links` is bound to a base URL, once per request by `api.deps`: the configured
+``OPENDATA_BASE_URL`` when set, else the scheme and host the request was sent to (`request_base`);
+nothing else in the package joins a base URL to a path or spells the API prefix. Names and versions
+go in as they are (not yet percent-encoded) and are quoted here, once.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
@@ -15,6 +18,17 @@ API_PREFIX = "/v1/datasets"
 ROW_FORMATS = ("csv", "json", "ndjson", "xlsx")
 UNRESERVED = "-._~"  # RFC 3986 section 2.3, with letters and digits: never percent-encoded
 CATALOG_PARAMS = ("page", "page_size", "modified_since")
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+# A Host value (RFC 9110 section 7.2) narrowed to what names a server: dot-separated DNS labels
+# (`_` allowed, as container names have it) or an IPv4 address, or a bracketed IPv6 address;
+# then an optional port. Nothing else may reach a link: no `/`, `@`, `<`, quote, space or `%`.
+_HOST = re.compile(
+    r"(?P<name>[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
+    r"|\[(?P<ipv6>[0-9A-Fa-f:.]{2,45})\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+MAX_HOST_LENGTH = 261  # a 253-character name, `:` and a five-digit port, or a bracketed IPv6
 
 
 def segment(value: str) -> str:
@@ -30,6 +44,33 @@ def quote_path(path: str) -> str:
 def _with_query(url: str, query: str | Sequence[tuple[str, str]]) -> str:
     text = query if isinstance(query, str) else urlencode(query)
     return f"{url}?{text}" if text else url
+
+
+def normal_host(host: str, scheme: str = "http") -> str | None:
+    """A Host header value as links spell it (lower case, the scheme's default port dropped),
+    or None when it does not name a server (a malformed or hostile value)."""
+    found = _HOST.fullmatch(host) if len(host) <= MAX_HOST_LENGTH else None
+    if found is None:
+        return None
+    ipv6, port = found["ipv6"], found["port"]
+    if ipv6 is not None:
+        try:
+            ipaddress.IPv6Address(ipv6)
+        except ValueError:
+            return None
+    if port is not None and not 0 < int(port) <= 65535:
+        return None
+    name = host.lower() if port is None else host[: -len(port) - 1].lower()
+    return name if port is None or DEFAULT_PORTS.get(scheme) == port else f"{name}:{port}"
+
+
+def request_base(scheme: str, host: str) -> str | None:
+    """The base URL of a request sent to `host` over `scheme` (``http`` or ``https``), or None
+    when either cannot be part of a link."""
+    if scheme not in DEFAULT_PORTS:
+        return None
+    found = normal_host(host, scheme)
+    return f"{scheme}://{found}" if found is not None else None
 
 
 def package_route(*path: str) -> str:

@@ -16,6 +16,7 @@ from api.model import TableSpec
 from api.query.cursor import encode_cursor, keyset_condition, order_by
 from api.query.grammar import RowQuery
 from api.query.operators import OPERATORS
+from api.query.scan import sql_column
 
 DEFAULT_FACET_SIZE = 100
 
@@ -68,17 +69,45 @@ def _column(spec: TableSpec, name: str) -> sa.Column[Any]:
     return spec.table.c[name]
 
 
-def _where(spec: TableSpec, query: RowQuery) -> list[sa.ColumnElement[bool]]:
-    return [OPERATORS[f.op].clause(_column(spec, f.column), f.value) for f in query.filters]
+def _where(spec: TableSpec, query: RowQuery, scan: bool = False) -> list[sa.ColumnElement[bool]]:
+    return [
+        OPERATORS[f.op].clause(sql_column(_column(spec, f.column), scan=scan), f.value)
+        for f in query.filters
+    ]
 
 
-def _stored(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+def _stored(column: sa.ColumnElement[Any], label: str) -> sa.ColumnElement[Any]:
     """The column as the driver returns it, without its type's result processing."""
-    return sa.type_coerce(column, sa.types.NullType()).label(column.name)
+    return sa.type_coerce(column, sa.types.NullType()).label(label)
+
+
+def _expanded(
+    spec: TableSpec, query: RowQuery
+) -> tuple[sa.FromClause, list[tuple[sa.ColumnElement[Any], str]]]:
+    """The table joined to each table `_expand` follows, and the referenced columns with labels.
+
+    One left join per followed key, onto a unique referenced field: each row stays one row, and
+    a row whose key is missing keeps missing referenced values.
+    """
+    joined: sa.FromClause = spec.table
+    columns: list[tuple[sa.ColumnElement[Any], str]] = []
+    for index, step in enumerate(query.expand):
+        target = step.target.table.alias(f"expanded_{index}")
+        joined = joined.outerjoin(target, target.c[step.key] == _column(spec, step.column))
+        columns += [
+            (target.c[name], f"expanded_{index}_{position}")
+            for position, name in enumerate(step.columns)
+        ]
+    return joined, columns
 
 
 def build_select(
-    spec: TableSpec, query: RowQuery, *, limit: int | None, stored: bool = False
+    spec: TableSpec,
+    query: RowQuery,
+    *,
+    limit: int | None,
+    stored: bool = False,
+    scan: bool = False,
 ) -> Plan:
     """Return the plan of the rows select: filters, resume-after-cursor, sort and projection.
 
@@ -86,38 +115,55 @@ def build_select(
         whether there is a next page, see `Plan.page`), None to stream every matching row.
     :param stored: select values as stored, leaving their decoding to the caller (which then
         decodes only the columns that need it).
+    :param scan: read the table in order, using no index (see `api.query.scan`).
     """
     sort_columns = tuple(key.column for key in query.sort)
-    names = query.columns + tuple(name for name in sort_columns if name not in query.columns)
-    columns = [_column(spec, name) for name in names]
-    selected = [_stored(column) for column in columns] if stored else columns
-    select = sa.select(*selected).where(*_where(spec, query))
+    extra = tuple(name for name in sort_columns if name not in query.columns)
+    joined, referenced = _expanded(spec, query)
+    own = [_column(spec, name) for name in query.columns]
+    more = [_column(spec, name) for name in extra]
+    selected: list[sa.ColumnElement[Any]]
+    if stored:
+        selected = [_stored(column, column.name) for column in own]
+        selected += [_stored(column, label) for column, label in referenced]
+        selected += [_stored(column, column.name) for column in more]
+    else:
+        selected = [*own, *(column.label(label) for column, label in referenced), *more]
+    names = query.output_columns + extra
+    select = sa.select(*selected).select_from(joined).where(*_where(spec, query, scan))
     if query.after is not None:
-        select = select.where(keyset_condition(spec, query.sort, query.after))
-    select = select.order_by(*order_by(spec, query.sort))
+        select = select.where(keyset_condition(spec, query.sort, query.after, scan=scan))
+    select = select.order_by(*order_by(spec, query.sort, scan=scan))
     if limit is not None:
         select = select.limit(limit)
     return Plan(
         select=select,
-        output_columns=query.columns,
+        output_columns=query.output_columns,
         cursor_columns=sort_columns,
         cursor_positions=tuple(names.index(name) for name in sort_columns),
     )
 
 
-def build_count(spec: TableSpec, query: RowQuery) -> sa.Select[Any]:
+def build_count(spec: TableSpec, query: RowQuery, *, scan: bool = False) -> sa.Select[Any]:
     """Return the select of the number of rows matching the filters (the cursor ignored)."""
-    return sa.select(sa.func.count()).select_from(spec.table).where(*_where(spec, query))
+    return sa.select(sa.func.count()).select_from(spec.table).where(*_where(spec, query, scan))
 
 
-def build_bounded_count(spec: TableSpec, query: RowQuery, bound: int) -> sa.Select[Any]:
+def build_bounded_count(
+    spec: TableSpec, query: RowQuery, bound: int, *, scan: bool = False
+) -> sa.Select[Any]:
     """Return the select of the number of matching rows, counting no further than `bound`."""
-    matching = sa.select(sa.literal(1)).select_from(spec.table).where(*_where(spec, query))
+    matching = sa.select(sa.literal(1)).select_from(spec.table).where(*_where(spec, query, scan))
     return sa.select(sa.func.count()).select_from(matching.limit(bound).subquery())
 
 
 def build_facet(
-    spec: TableSpec, query: RowQuery, column: str, *, limit: int = DEFAULT_FACET_SIZE
+    spec: TableSpec,
+    query: RowQuery,
+    column: str,
+    *,
+    limit: int = DEFAULT_FACET_SIZE,
+    scan: bool = False,
 ) -> sa.Select[Any]:
     """Return the select of (value, count) pairs of a column under the filters, most common first.
 
@@ -127,8 +173,8 @@ def build_facet(
     count = sa.func.count().label("count")
     return (
         sa.select(target.label("value"), count)
-        .where(*_where(spec, query))
-        .group_by(target)
+        .where(*_where(spec, query, scan))
+        .group_by(sql_column(target, scan=scan))
         .order_by(count.desc(), target.asc().nulls_last())
         .limit(limit)
     )

@@ -23,6 +23,7 @@ from api.errors import BadQuery, ParamError, quoted
 from api.fieldtypes import type_of
 from api.model import TableSpec
 from api.query.decode import load_json, stored_or_problem
+from api.query.scan import sql_column
 
 CURSOR_PARAM = "_next"
 MAX_CURSOR_LENGTH = 4096
@@ -128,15 +129,20 @@ def _sort_text(sort: Sequence[SortKey]) -> str:
     return ",".join(str(key) for key in sort)
 
 
-def order_by(spec: TableSpec, sort: Sequence[SortKey]) -> list[sa.UnaryExpression[Any]]:
+def order_by(
+    spec: TableSpec, sort: Sequence[SortKey], *, scan: bool = False
+) -> list[sa.UnaryExpression[Any]]:
     """Return the ORDER BY terms of `sort`, missing values last in both directions.
 
     NULLS LAST is left out on columns that cannot hold NULL, so an index can serve the order.
+
+    :param scan: keep the columns out of index use (see `api.query.scan`).
     """
     terms = []
     for key in sort:
         column = spec.table.c[key.column]
-        term = column.desc() if key.descending else column.asc()
+        used = sql_column(column, scan=scan)
+        term = used.desc() if key.descending else used.asc()
         terms.append(term.nulls_last() if column.nullable else term)
     return terms
 
@@ -146,17 +152,21 @@ def _bound(column: sa.Column[Any], value: Any) -> sa.BindParameter[Any]:
     return sa.bindparam(column.key, value, type_=column.type, unique=True)
 
 
-def _after(column: sa.Column[Any], key: SortKey, value: Any) -> sa.ColumnElement[bool] | None:
-    """Rows whose value in `column` sorts strictly after `value` (None: no row does)."""
+def _after(
+    column: sa.Column[Any], used: sa.ColumnElement[Any], key: SortKey, value: Any
+) -> sa.ColumnElement[bool] | None:
+    """Rows whose value in `column` (written `used`) sorts strictly after `value`, or None."""
     if value is None:
         return None  # missing values come last: nothing follows them
     bound = _bound(column, value)
-    beyond = column < bound if key.descending else column > bound
-    return sa.or_(beyond, column.is_(None)) if column.nullable else beyond
+    beyond = used < bound if key.descending else used > bound
+    return sa.or_(beyond, used.is_(None)) if column.nullable else beyond
 
 
-def _same(column: sa.Column[Any], value: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if value is None else column == _bound(column, value)
+def _same(
+    column: sa.Column[Any], used: sa.ColumnElement[Any], value: Any
+) -> sa.ColumnElement[bool]:
+    return used.is_(None) if value is None else used == _bound(column, value)
 
 
 def keyset_predicate(
@@ -176,14 +186,18 @@ def keyset_predicate(
 
 
 def keyset_condition(
-    spec: TableSpec, sort: Sequence[SortKey], after: Sequence[Any]
+    spec: TableSpec, sort: Sequence[SortKey], after: Sequence[Any], *, scan: bool = False
 ) -> sa.ColumnElement[bool]:
-    """Return the WHERE condition for rows that sort strictly after the row with `after` values."""
+    """Return the WHERE condition for rows that sort strictly after the row with `after` values.
+
+    :param scan: keep the columns out of index use (see `api.query.scan`).
+    """
     if len(after) != len(sort):
         raise ValueError("a cursor needs one value per sort key")
     columns = [spec.table.c[key.column] for key in sort]
+    used = [sql_column(column, scan=scan) for column in columns]
     return keyset_predicate(
         len(sort),
-        lambda i: _same(columns[i], after[i]),
-        lambda i: _after(columns[i], sort[i], after[i]),
+        lambda i: _same(columns[i], used[i], after[i]),
+        lambda i: _after(columns[i], used[i], sort[i], after[i]),
     )

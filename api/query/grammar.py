@@ -23,6 +23,7 @@ from api.query.constraints import bound_problems, rules_of, value_problems
 from api.query.controls import duplicate_error, read_size
 from api.query.cursor import CURSOR_PARAM, SortKey, decode_cursor
 from api.query.decode import Undecodable, load_json, stored_or_problem, text_problem
+from api.query.expand import Expansion, read_expand
 from api.query.operators import CONTROLS, OPERATORS, Operator, operators_for
 
 
@@ -53,6 +54,12 @@ class RowQuery:
     bom: bool = False
     delimiter: str = ","
     download: bool = False
+    expand: tuple[Expansion, ...] = ()  # foreign keys followed, in the order `_expand` names them
+
+    @property
+    def output_columns(self) -> tuple[str, ...]:
+        """Every column returned, flat: the table's own, then each expanded `field.column`."""
+        return self.columns + tuple(name for step in self.expand for name in step.names)
 
     @cached_property
     def filters_key(self) -> tuple[tuple[str, str, str], ...]:
@@ -342,12 +349,14 @@ def _tie_break(spec: TableSpec, keys: Sequence[SortKey]) -> tuple[SortKey, ...]:
     return tuple(SortKey(name) for name in names if name not in taken)
 
 
-def _parse_columns(parser: _Parser, chosen: list[str], dropped: list[str]) -> tuple[str, ...]:
+def _parse_columns(
+    parser: _Parser, chosen: list[str], dropped: list[str], *, expanded: bool = False
+) -> tuple[str, ...]:
     known = len(parser.errors)
     keep = set(parser.names("_col", chosen)) if chosen else set(parser.spec.column_names)
     keep -= set(parser.names("_nocol", dropped))
     columns = tuple(name for name in parser.spec.column_names if name in keep)
-    if not columns and len(parser.errors) == known:
+    if not columns and not expanded and len(parser.errors) == known:
         parser.record(
             "_nocol" if dropped else "_col",
             _Problem("invalid-control", "No columns are left to return."),
@@ -429,6 +438,8 @@ def parse_row_query(
             )
         if len(given[key]) > 1 and not control.repeatable:
             parser.errors.append(duplicate_error(key, len(given[key])))
+    expand = read_expand(spec, given["_expand"], given["_col"], given["_nocol"])
+    parser.errors.extend(expand.errors)
     sort = _parse_sort(parser, given["_sort"])
     sort_ok = not any(e.param == "_sort" for e in parser.errors)
     singles: dict[str, tuple[Callable[[str], Any], Any]] = {
@@ -452,7 +463,9 @@ def parse_row_query(
     query = RowQuery(
         filters=tuple(filters),
         sort=sort,
-        columns=_parse_columns(parser, given["_col"], given["_nocol"]),
+        columns=_parse_columns(
+            parser, expand.chosen, expand.dropped, expanded=bool(expand.expansions)
+        ),
         size=chosen["_size"],
         after=chosen[CURSOR_PARAM],
         count=chosen["_count"],
@@ -460,6 +473,7 @@ def parse_row_query(
         bom=chosen["_bom"],
         delimiter=chosen["_delimiter"],
         download=chosen["_dl"],
+        expand=expand.expansions,
     )
     if parser.errors:
         first = {key: position for position, (key, _) in reversed(list(enumerate(params)))}

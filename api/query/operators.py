@@ -46,6 +46,42 @@ def _localized_postgresql(element: localized, compiler: SQLCompiler, **kw: Any) 
     return f'({compiler.process(element.clauses, **kw)} COLLATE "default")'
 
 
+class folded_contains(FunctionElement[bool]):  # noqa: N801 - reads like the SQL it stands for
+    """`icontains`: the column contains the text, ignoring case (Unicode case folding).
+
+    Built from the column, the text and the LIKE pattern of its lower case. On SQLite, a value
+    of printable ASCII only is matched by LIKE, which folds ASCII case in C; only values holding
+    other characters go through the registered Unicode `lower`, a call into Python per row.
+    The answer is the same; a scan of a million short codes no longer calls Python a million
+    times, which held the GIL against every other request of the worker.
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+
+
+def _folded_contains(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return folded_contains(column, sa.literal(escaped), sa.literal(f"%{escaped.lower()}%"))
+
+
+@compiles(folded_contains)
+def _folded_contains_default(element: folded_contains, compiler: SQLCompiler, **kw: Any) -> str:
+    column, escaped, _pattern = element.clauses
+    return compiler.process(localized(column).icontains(escaped, escape="/"), **kw)
+
+
+@compiles(folded_contains, "sqlite")
+def _folded_contains_sqlite(element: folded_contains, compiler: SQLCompiler, **kw: Any) -> str:
+    column, _text, pattern = element.clauses
+    other_than_printable_ascii = column.op("GLOB")(sa.literal("*[^ -~]*"))
+    expression = sa.case(
+        (other_than_printable_ascii, sa.func.lower(column).like(pattern, escape="/")),
+        else_=column.like(pattern, escape="/"),
+    )
+    return compiler.process(expression, **kw)
+
+
 @dataclass(frozen=True)
 class Operator:
     """One filter operator: its key, what it means, the types it fits, its value and its SQL."""
@@ -106,7 +142,7 @@ OPERATORS: dict[str, Operator] = {op.key: op for op in (
     Operator("contains", "Contains the text; case matters.", TEXT_TYPES, "text",
              lambda c, v: sa.func.replace(c, v, "") != c),
     Operator("icontains", "Contains the text, ignoring case.", TEXT_TYPES, "text",
-             lambda c, v: localized(c).icontains(v, autoescape=True)),
+             _folded_contains),
     Operator("startswith", "Starts with the text; case matters.", TEXT_TYPES, "text",
              lambda c, v: sa.func.substr(c, 1, len(v)) == v),
     Operator("endswith", "Ends with the text; case matters.", TEXT_TYPES, "text",
@@ -124,6 +160,10 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
     Control("_col", "Return only these columns (comma-separated and/or repeated), in schema "
             "order.", True),
     Control("_nocol", "Leave out these columns (comma-separated and/or repeated).", True),
+    Control("_expand", "Follow this foreign key (comma-separated and/or repeated) and add the "
+            "columns of the row it refers to: `field.column` in CSV and Excel, an object in "
+            "place of the key's value in JSON. `_col`/`_nocol` choose among them as "
+            "`field.column`.", True),
     Control("_size", "JSON pages only: rows per page, {default_size} by default, at most "
             "{max_size}; `0` returns no rows, only the count and facets.", formats=JSON_ONLY),
     Control("_next", "The cursor of the next page, as given in `next_url`; opaque."),

@@ -38,6 +38,13 @@ class RowsPage(TypedDict):
     next_url: str | None
     facets: NotRequired[dict[str, list[dict[str, Any]]]]
     facets_truncated: NotRequired[list[str]]
+    facets_timed_out: Annotated[
+        NotRequired[list[str]],
+        Field(
+            description="Facets left out of `facets`: counting them passed the facet time limit"
+            " (`OPENDATA_FACET_TIMEOUT_SECONDS`); the rows and the total are complete."
+        ),
+    ]
 
 
 def _untitled(schema: Any) -> Any:

@@ -147,11 +147,47 @@ def _converted(
         yield row
 
 
-def iter_ndjson(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
-    """Yield one JSON object per line, in chunks."""
+RowShape = Callable[[Sequence[Any]], dict[str, Any]]
+
+
+def json_shape(columns: Sequence[str], expanded: Sequence[tuple[str, Sequence[str]]]) -> RowShape:
+    """How a flat row becomes a JSON object: the table's own `columns`, then each expanded key.
+
+    A flat row holds the own values first, then the referenced values of each `(field,
+    referenced columns)` in `expanded`; each group becomes an object under `field`, in place of
+    the key's own value (or after the own columns when they leave it out). A group whose every
+    value is missing, as when the row's key is missing, is null.
+    """
+    width = len(columns)
+    if not expanded:
+        return lambda row: dict(zip(columns, row, strict=True))
+    groups, start = [], width
+    for field, names in expanded:
+        groups.append((field, tuple(names), start, start + len(names)))
+        start += len(names)
+
+    def shape(row: Sequence[Any]) -> dict[str, Any]:
+        found = dict(zip(columns, row[:width], strict=True))
+        for field, names, begin, end in groups:
+            values = row[begin:end]
+            missing = all(value is None for value in values)
+            found[field] = None if missing else dict(zip(names, values, strict=True))
+        return found
+
+    return shape
+
+
+def iter_ndjson(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], *, shape: RowShape | None = None
+) -> Iterator[bytes]:
+    """Yield one JSON object per line, in chunks.
+
+    :param shape: how a row becomes its object (see `json_shape`); by default, `header` zipped.
+    """
     chunk: list[bytes] = []
+    as_object = shape or json_shape(header, ())
     for row in rows:
-        chunk.append(orjson.dumps(dict(zip(header, row, strict=True))))
+        chunk.append(orjson.dumps(as_object(row)))
         if len(chunk) >= ROWS_PER_CHUNK:
             yield b"\n".join(chunk) + b"\n"
             chunk = []

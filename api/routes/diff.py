@@ -7,9 +7,9 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from api.db.limiter import run_blocking
 from api.deps import LinksDep, SettingsDep
 from api.diff.release import ReleaseDiff, ResourceDiff
 from api.diff.rows import change_record, csv_header, csv_row
@@ -26,7 +26,7 @@ from api.http.diff_request import (
     ResolvedDiffDep,
 )
 from api.http.responses import JSONResponse
-from api.metadata.urls import API_PREFIX
+from api.metadata.urls import API_PREFIX, Links
 from api.query.operators import Control
 from api.render.rows import MEDIA_TYPES, iter_csv
 
@@ -49,11 +49,17 @@ def _documented(controls: Mapping[str, Control]) -> dict[str, Any]:
 
 
 def _headers(
-    request: Request, resolved: ResolvedDiff, query: DiffQuery, max_age: int, variant: str
+    request: Request,
+    resolved: ResolvedDiff,
+    query: DiffQuery,
+    *,
+    links: Links,
+    max_age: int,
+    variant: str,
 ) -> dict[str, str]:
     before, after = resolved.before, resolved.after
-    path, query_string = request.url.path, request.url.query
-    etag = etag_for(after, path, query_string, variant=f"diff:{before.content_hash}:{variant}")
+    url = links.at(request.url.path, request.url.query)
+    etag = etag_for(after, url, variant=f"diff:{before.content_hash}:{variant}")
     pinned = "latest" not in (query.from_version, query.to_version)
     return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
 
@@ -68,14 +74,17 @@ async def release_diff(
     links: LinksDep,
 ) -> Response:
     """Rows added, removed and changed by primary key, schema changes and the bump they need."""
-    headers = _headers(request, resolved, query, settings.latest_max_age, "json")
+    headers = _headers(
+        request, resolved, query, links=links, max_age=settings.latest_max_age, variant="json"
+    )
     cached = not_modified(request, headers["ETag"], headers)
     if cached is not None:
         return cached
     diff, source = resolved.diff, resolved.source
     start = source.position(diff, query.next, query.resource) if query.next is not None else None
-    page = await run_in_threadpool(
-        partial(source.page, diff, size=query.size, start=start, resource=query.resource)
+    page = await run_blocking(
+        source.engine,
+        partial(source.page, diff, size=query.size, start=start, resource=query.resource),
     )
     keys = {r.name: r.pair.key for r in diff.resources}
     token = page.next.token if page.next is not None else None
@@ -123,6 +132,7 @@ async def release_diff_csv(
     query: CsvDiffQueryDep,
     resolved: ResolvedCsvDiffDep,
     settings: SettingsDep,
+    links: LinksDep,
 ) -> Response:
     """Every row change of one resource: key columns, diff_type, from_ and to_ of each field."""
     diff = resolved.diff
@@ -130,12 +140,16 @@ async def release_diff_csv(
     assert item is not None
     if item.counts is None:
         raise _not_compared(item, diff)
-    headers = _headers(request, resolved, query, settings.latest_max_age, "csv")
+    headers = _headers(
+        request, resolved, query, links=links, max_age=settings.latest_max_age, variant="csv"
+    )
     cached = not_modified(request, headers["ETag"], headers)
     if cached is not None:
         return cached
     pair = item.pair
-    changes = await run_in_threadpool(resolved.source.open_stream, diff, item.name)
+    changes = await run_blocking(
+        resolved.source.engine, resolved.source.open_stream, diff, item.name
+    )
     rows = (csv_row(change, pair.value_fields) for change in changes)
     body = iter_csv(csv_header(pair.key, pair.value_fields), rows)
     return StreamingResponse(body, media_type=MEDIA_TYPES["csv"], headers=headers)

@@ -234,13 +234,16 @@ async def table_page(
         columns.append(
             {
                 "name": name,
+                # A column `_expand` adds (`report_id.title`) is not one the rows sort by.
                 "href": _link(
                     base,
                     [
                         *_without(params, "_sort", "_next"),
                         ("_sort", f"-{name}" if descending else name),
                     ],
-                ),
+                )
+                if spec.field(name) is not None
+                else None,
                 "sort": "ascending"
                 if sort and sort[0] == name
                 else "descending"
@@ -277,6 +280,7 @@ async def table_page(
         columns=columns,
         rows=rows,
         facets=facets,
+        facets_timed_out=list(page.timed_out_facets),
         total=page.total,
         next_url=_link(base, [*_without(params, "_next"), ("_next", page.next)])
         if page.next

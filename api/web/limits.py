@@ -2,7 +2,8 @@
 
 Each limit is refused with its own problem (431, 414, 400, 413) that names the size and the
 limit and echoes nothing of the request. A body is measured by its Content-Length and again as
-it is read, so a chunked body cannot slip past the limit.
+it is read, so a chunked body cannot slip past the limit. A malformed Host header is refused here
+too, before any work (a 400 `bad-host`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, HeadersTooLarge, PayloadTooLarge, QueryTooLong, TooManyParameters
+from api.web.host import host_refusal
 from api.web.problem import send_problem
 
 
@@ -73,7 +75,7 @@ def refusal(scope: Scope, limits: Limits) -> ApiError | None:
     declared = declared_length(scope)
     if declared is not None and declared > limits.body_bytes:
         return too_large_body(limits.body_bytes, declared)
-    return None
+    return host_refusal(scope)
 
 
 class RequestLimits:
