@@ -125,6 +125,16 @@ def logged_failures(
     return counts, samples
 
 
+def logged_statuses(log: Path) -> dict[int, int]:
+    """Every answer in the server's access log, counted by status."""
+    counts: Counter[int] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        entry = _access_entry(line)
+        if entry is not None:
+            counts[entry[1]] += 1
+    return dict(counts)
+
+
 def _access_entry(line: str) -> tuple[str, int] | None:
     """The URL (path and query) and status of one JSON access line of the server, if it is one."""
     try:
@@ -214,6 +224,10 @@ def run_target(target: Target, args: argparse.Namespace) -> Outcome:
               f" p50 {played.p50_ms:.1f} ms, p99 {played.p99_ms:.1f} ms; non-2xx/3xx:"
               f" {played.failed_text()}; socket errors: {played.socket_text()}", flush=True)
         logged, samples = logged_failures(log, classes)
+        played.statuses = logged_statuses(log)
+        if sum(played.failed.values()) != played.errors["status"]:
+            print(f"  the access log counts {sum(played.failed.values()):,} non-2xx/3xx answers,"
+                  f" wrk {played.errors['status']:,}", flush=True)
         outcome = Outcome(target, played, urls, logged, samples)
         if played.failed or played.socket_errors or args.replay:
             picked = replay_list(urls, samples, args.replay_per_class)

@@ -44,13 +44,19 @@ class Played:
 
     @property
     def failed(self) -> dict[int, int]:
-        """Every answer that is neither 2xx nor 3xx, counted by status."""
+        """Every answer that is neither 2xx nor 3xx, counted by status (0: status unknown).
+
+        Without TOTAL_KEY the script counts no statuses (see bench/mixed.lua): until the caller
+        fills `statuses` from the server's log, wrk's own count stands under status 0.
+        """
+        if not self.statuses and self.errors.get("status"):
+            return {0: self.errors["status"]}
         return {s: n for s, n in sorted(self.statuses.items()) if not 200 <= s < 400}
 
     @property
     def server_errors(self) -> int:
         """Answers with a 5xx status."""
-        return sum(n for s, n in self.statuses.items() if s >= 500)
+        return sum(n for s, n in self.failed.items() if s >= 500 or s == 0)
 
     @property
     def socket_errors(self) -> int:
