@@ -27,8 +27,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     OPENDATA_DATASETS_DIR=/app/datasets \
     OPENDATA_WORKERS=2 \
     OPENDATA_GRACEFUL_SHUTDOWN_SECONDS=30
+# The user, and the fonts the PNG charts are drawn with (resvg reads the system's fonts). The font
+# package is not pinned: Debian's point releases replace its version, and a pin would break builds.
+# hadolint ignore=DL3008
 RUN groupadd --system --gid 10001 opendata \
-    && useradd --system --uid 10001 --gid opendata --no-create-home --home-dir /app opendata
+    && useradd --system --uid 10001 --gid opendata --no-create-home --home-dir /app opendata \
+    && apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends fonts-dejavu-core >/dev/null \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src/datasets ./datasets

@@ -111,6 +111,14 @@ class Settings(BaseSettings):
             " with `total_is_exact` false (more than `total` match). `_count=exact` counts all."
         ),
     )
+    page_count_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Longest wait of a table page for the exact count of its matching rows (within the"
+            " query limit); past it the page shows the bounded count as more than N rows."
+        ),
+    )
     xlsx_max_rows: int = Field(
         default=100_000,
         ge=1,

@@ -19,7 +19,7 @@ from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
-VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.3.1"]
 LATEST = VERSIONS[-1]
 PACKAGE_URL = f"{BASE_URL}/v1/datasets/{FLAGSHIP}"
 PINNED = f"/v1/datasets/{FLAGSHIP}/{LATEST}"
@@ -160,7 +160,13 @@ async def test_latest_is_short_lived_and_points_at_the_pinned_url(
 
 @pytest.mark.parametrize(
     "version,successor",
-    [("1.0.0", "1.1.0"), ("1.1.0", "1.2.0"), ("1.2.0", "1.3.0"), ("1.3.0", None)],
+    [
+        ("1.0.0", "1.1.0"),
+        ("1.1.0", "1.2.0"),
+        ("1.2.0", "1.3.0"),
+        ("1.3.0", "1.3.1"),
+        ("1.3.1", None),
+    ],
 )
 async def test_older_releases_link_their_successor(
     client: httpx.AsyncClient, version: str, successor: str | None
@@ -363,7 +369,10 @@ async def test_health_probes(client: httpx.AsyncClient) -> None:
     live = await client.get("/healthz")
     ready = await client.get("/readyz")
     assert (live.status_code, live.json()) == (200, {"status": "ok"})
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "releases": 4})
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"status": "ready", "releases": len(VERSIONS)},
+    )
 
 
 CHANGELOG = {
@@ -384,6 +393,9 @@ CHANGELOG = {
     "14 March 2026 (5,771 held at 98 sites), the AP report of 13 March (79 cases against 697 "
     "people), the seed report of 18 October 2025 read in full, and the correct loss figure of "
     "the 73 Korean suspects.",
+    "1.3.1": "Adds no rows: the reports and data files are those of the release before. The "
+    "package declares its chart: the campaign's running totals of people detained, foreigners "
+    "deported and locations inspected.",
 }
 
 
@@ -478,7 +490,7 @@ async def test_every_link_of_the_package_summary_resolves(client: httpx.AsyncCli
     links = _urls(body["links"])
     for release in body["releases"]:
         links += _urls(release["links"])
-    assert len(links) == 3 + 3 * (5 + 10) + (5 + 11)  # 1.3.0 adds running_totals
+    assert len(links) == 3 + 3 * (5 + 10) + 2 * (5 + 11)  # 1.3.0 adds running_totals
     assert await _broken(client, links) == []
 
 

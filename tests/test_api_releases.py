@@ -37,7 +37,7 @@ from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
-VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
+VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.3.1")
 LATEST = VERSIONS[-1]
 PACKAGE_URL = f"{BASE_URL}/v1/datasets/{FLAGSHIP}"
 PREFIX = f"/v1/datasets/{FLAGSHIP}"
@@ -165,7 +165,8 @@ async def test_release_links_answer(client: httpx.AsyncClient) -> None:
         ("1.0.0", "1.1.0"),
         ("1.1.0", "1.2.0"),
         ("1.2.0", "1.3.0"),
-        ("1.3.0", None),
+        ("1.3.0", "1.3.1"),
+        ("1.3.1", None),
     ],
 )
 async def test_old_releases_name_their_successor(

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.anyio
 
 
 VERSION = "1.2.0"
-LATEST = "1.3.0"
+LATEST = "1.3.1"
 PREFIX = f"/v1/datasets/{FLAGSHIP}/{VERSION}"
 PROBLEM_JSON = "application/problem+json"
 CSV_TYPE = "text/csv; charset=utf-8"

@@ -61,7 +61,7 @@ async def test_pinned_workbook_is_the_same_bytes_every_time(client: httpx.AsyncC
 
 async def test_latest_workbook_is_the_pinned_one(client: httpx.AsyncClient) -> None:
     """Same ETag, same bytes: the about sheet names the pinned URL either way."""
-    latest_pinned = f"/v1/datasets/{FLAGSHIP}/1.3.0"
+    latest_pinned = f"/v1/datasets/{FLAGSHIP}/1.3.1"
     latest = await client.get(f"/v1/datasets/{FLAGSHIP}/latest/metrics.xlsx?_sort=-code")
     pinned = await client.get(f"{latest_pinned}/metrics.xlsx?_sort=-code")
     assert latest.headers["etag"] == pinned.headers["etag"]

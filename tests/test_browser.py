@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from api.db.engine import writer_engine
 from api.ingest.discover import find_releases
 from api.ingest.load import ReleaseLoader
 from tests.helpers import DATASETS, FLAGSHIP, ROOT
-from tests.test_pages import CHARTS, TALLY
+from tests.test_pages import CHARTS, LATEST, TALLY, charted_figures
 
 CHROMIUM = Path(os.environ.get("OPENDATA_CHROMIUM", "/usr/bin/chromium"))
 AXE = Path(
@@ -147,6 +148,9 @@ PAGES = {
     "table": f"/datasets/{FLAGSHIP}/1.3.0/figures?metric=foreigners_deported&nationality=KR",
     "row": f"/datasets/{FLAGSHIP}/1.3.0/reports/freshnews_20251018",
     "embed": "/embed/tally/running-totals",
+    "flagship-embed": f"/embed/{FLAGSHIP}/running-totals",
+    "diff": f"/datasets/{FLAGSHIP}/diff?from=1.2.0&to=1.3.0&resource=figures",
+    "diff-metadata": f"/datasets/{FLAGSHIP}/diff?from=1.3.0&to=1.3.1",
     "not-found": "/datasets/no-such-package",
 }
 
@@ -179,6 +183,20 @@ def test_chart_has_one_titled_marker_per_figure(site: str, page: Page) -> None:
     assert "/datasets/tally/1.0.0/totals/" in page.url
 
 
+def test_flagship_chart_draws_every_charted_figure(site: str, page: Page) -> None:
+    page.goto(f"{site}/datasets/{FLAGSHIP}")
+    expected = charted_figures()
+    markers = page.locator("svg.chart a.marker")
+    assert markers.count() == len(expected) > 0
+    titles = page.locator("svg.chart a.marker title").all_text_contents()
+    assert all("as of" in t and "source:" in t for t in titles)
+    for qualifier, shape in (("approximately", "ring"), ("more_than", "up"), ("exact", "dot")):
+        drawn = page.locator(f"svg.chart a.marker-{shape}").count()
+        assert drawn == sum(r["qualifier"] == qualifier for r in expected) > 0, qualifier
+    markers.first.click()
+    assert f"/datasets/{FLAGSHIP}/{LATEST.name}/figures/" in page.url
+
+
 def test_filter_form_lands_on_the_api_query_and_its_csv_has_the_rows(site: str, page: Page) -> None:
     page.goto(f"{site}/datasets/{FLAGSHIP}/1.3.0/figures")
     page.locator("form.filters details summary").click()
@@ -194,6 +212,22 @@ def test_filter_form_lands_on_the_api_query_and_its_csv_has_the_rows(site: str, 
     download = page.request.get(href)
     rows = list(csv.DictReader(download.text().splitlines()))
     assert sorted(r["figure_id"] for r in rows) == sorted(shown) and shown
+
+
+def test_what_changed_opens_the_diff_page_of_the_release(site: str, page: Page) -> None:
+    page.goto(f"{site}/datasets/{FLAGSHIP}")
+    release = page.locator("#releases tr").filter(
+        has=page.locator("th", has_text=re.compile(r"^1\.3\.0$"))
+    )
+    release.get_by_role("link", name="what changed").click()
+    page.wait_for_load_state()
+    assert page.url == f"{site}/datasets/{FLAGSHIP}/diff?from=1.2.0&to=1.3.0"
+    assert page.locator("h1").inner_text() == "What changed from 1.2.0 to 1.3.0"
+    page.get_by_role("link", name="figures", exact=True).first.click()
+    page.wait_for_load_state()
+    assert page.url.endswith("diff?from=1.2.0&to=1.3.0&resource=figures")
+    assert page.locator("tbody.change-changed td.before").count() > 0
+    assert page.locator("tbody.change-added").count() > 0
 
 
 def test_copy_button_is_shown_by_the_script(site: str, page: Page) -> None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
+from api.db.engine import reader_engine
 from api.db.sqltypes import build_table
 from api.model import TableSpec
 from api.query import (
@@ -139,8 +140,10 @@ SQL_CASES: list[tuple[list[tuple[str, str]], str, dict[str, Any], str, dict[str,
     ),
     (
         [("name__icontains", "50%_/")],
-        f"SELECT t.id FROM t WHERE (lower(t.name) LIKE '%' || lower(?) || '%' ESCAPE '/') {ORDER}",
-        {"param_1": "50/%/_//"},
+        # Printable ASCII values go through LIKE alone; others through the Unicode lower().
+        "SELECT t.id FROM t WHERE (CASE WHEN (t.name GLOB ?) THEN lower(t.name) LIKE ? ESCAPE '/'"
+        f" ELSE t.name LIKE ? ESCAPE '/' END) = 1 {ORDER}",
+        {"param_1": "*[^ -~]*", "param_2": "%50/%/_//%"},
         "SELECT t.id FROM t WHERE ((t.name COLLATE \"default\") ILIKE '%%' || %(param_1)s::VARCHAR"
         f" || '%%' ESCAPE '/') {ORDER}",
         {"param_1": "50/%/_//"},
@@ -403,6 +406,27 @@ def test_results(
     with engine.connect() as connection:
         total = connection.execute(build_count(spec, query(params, spec))).scalar_one()
     assert total == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("needle", "expected"),
+    [("ÅNG", [10]), ("ångström", [10]), ("NGSTR", [10]), ("apple", [1, 2, 3]), ("Å", [10])],
+)
+def test_icontains_folds_unicode_case_as_the_server_reads(
+    loaded: tuple[sa.Engine, TableSpec], needle: str, expected: list[int]
+) -> None:
+    """Through the server's own engine: ASCII values by LIKE, others by the Unicode lower()."""
+    engine, spec = loaded
+    reader = reader_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        plan = build_select(
+            spec, query([("name__icontains", needle), ("_col", "id")], spec), limit=None
+        )
+        with reader.connect() as connection:
+            rows = connection.execute(plan.select).all()
+    finally:
+        reader.dispose()
+    assert [plan.output_row(row)[0] for row in rows] == expected
 
 
 def test_facets_count_and_row_on_a_database(loaded: tuple[sa.Engine, TableSpec]) -> None:

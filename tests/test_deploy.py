@@ -106,7 +106,9 @@ def test_dockerfile_shape() -> None:
     assert '/opendata" load' in runs
     user = runtime.arguments("USER")
     assert user and user[-1].split(":")[0] not in ("0", "root")
-    assert not runtime.arguments("RUN")[1:], "the runtime stage only creates its user"
+    assert not runtime.arguments("RUN")[1:], (
+        "the runtime stage only creates its user and installs fonts"
+    )
     (healthcheck,) = runtime.arguments("HEALTHCHECK")
     assert "/readyz" in healthcheck
     (cmd,) = runtime.arguments("CMD")

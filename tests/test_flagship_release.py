@@ -21,6 +21,7 @@ from tests.helpers import DATASETS, FLAGSHIP, ROOT
 
 PACKAGE = DATASETS / FLAGSHIP
 VERSION = "1.3.0"
+LATEST = "1.3.1"  # adds the chart declaration; its data files are those of 1.3.0
 PREVIOUS = "1.2.0"
 BUILD = PACKAGE / "build"
 SEED = "freshnews_20251018"
@@ -306,8 +307,26 @@ def test_the_builder_rebuilds_every_release_byte_for_byte() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    for version in ("1.0.0", "1.1.0", "1.2.0", VERSION):
+    for version in ("1.0.0", "1.1.0", "1.2.0", VERSION, LATEST):
         assert f"{version}: unchanged" in result.stdout
+
+
+def test_the_chart_release_is_the_data_of_1_3_0_with_views() -> None:
+    """1.3.1 is a patch: the same data files and schemas, plus the chart the package declares."""
+    before, after = descriptor(), descriptor(LATEST)
+    for name in (PACKAGE / VERSION / "data").iterdir():
+        assert (PACKAGE / LATEST / "data" / name.name).read_bytes() == name.read_bytes()
+    assert sorted(p.name for p in (PACKAGE / LATEST / "data").iterdir()) == sorted(
+        p.name for p in (PACKAGE / VERSION / "data").iterdir()
+    )
+    assert after["resources"] == before["resources"]
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed == {"version", "created", "description", "views"}
+    assert after["created"] == (BUILD / "created-1.3.1.txt").read_text("utf-8").strip()
+    (view,) = after["views"]
+    assert view["resources"] == ["figures"]
+    assert "scope=cumulative_campaign" in view["spec"]["filter"]
+    assert "**Changed in 1.3.1.**" in after["description"]
 
 
 def test_the_builder_reads_its_own_copy_of_the_research() -> None:
@@ -356,7 +375,7 @@ async def test_latest_serves_the_running_totals(client: httpx.AsyncClient) -> No
         f"/v1/datasets/{FLAGSHIP}/latest/running_totals?metric=suspects_detained&_sort=as_of_date"
     )
     assert response.status_code == 200
-    assert response.headers["x-dataset-version"] == VERSION
+    assert response.headers["x-dataset-version"] == LATEST
     served = [(r["figure_id"], r["value"]) for r in response.json()["rows"]]
     expected = sorted(
         (p for p in rows("running_totals") if p["metric"] == "suspects_detained"),

@@ -22,7 +22,7 @@ from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.anyio
 
-LATEST = "1.3.0"
+LATEST = "1.3.1"
 PINNED = f"/v1/datasets/{FLAGSHIP}/{LATEST}"
 DESCRIPTOR = f"{PINNED}/datapackage.json"
 PAGED = f"{PINNED}/figures?_size=2"

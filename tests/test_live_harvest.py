@@ -54,7 +54,7 @@ from tests.problem_body import problem_body
 
 pytestmark = pytest.mark.slow
 
-LATEST, VERSIONS = "1.3.0", ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
+LATEST, VERSIONS = "1.3.1", ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.3.1")
 FIXTURES = DATASETS.parent / "tests" / "fixtures" / "datasets"
 PROBLEM = "application/problem+json"
 RDF_TYPES = {
@@ -309,7 +309,8 @@ def test_earlier_releases_are_linked_not_catalogued(
     iri = f"{live.url}/v1/datasets/{FLAGSHIP}"
     chain = set(graph.subject_objects(DCAT.previousVersion))
     assert chain == {
-        (URIRef(iri), URIRef(f"{iri}/1.2.0")),
+        (URIRef(iri), URIRef(f"{iri}/1.3.0")),
+        (URIRef(f"{iri}/1.3.1"), URIRef(f"{iri}/1.3.0")),
         (URIRef(f"{iri}/1.3.0"), URIRef(f"{iri}/1.2.0")),
         (URIRef(f"{iri}/1.2.0"), URIRef(f"{iri}/1.1.0")),
         (URIRef(f"{iri}/1.1.0"), URIRef(f"{iri}/1.0.0")),
@@ -728,9 +729,10 @@ def test_sitemap_lists_every_page_and_release_and_each_url_answers(
     assert [loc for loc, _ in entries] == [
         f"{live.url}/",
         f"{live.url}/datasets/{FLAGSHIP}",
+        f"{live.url}/embed/{FLAGSHIP}/running-totals",
         *(f"{iri}/{v}/datapackage.json" for v in VERSIONS),
     ]
-    assert [lastmod for _, lastmod in entries[2:]] == [
+    assert [lastmod for _, lastmod in entries[3:]] == [
         descriptor(v)["created"][:10] for v in VERSIONS
     ]
     for loc, _ in [*entries, *tables]:

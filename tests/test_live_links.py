@@ -24,7 +24,7 @@ from tests.serve_process import HOST, ServeProcess, opendata_serve
 
 pytestmark = pytest.mark.slow
 
-LATEST = "1.3.0"
+LATEST = "1.3.1"
 PINNED = f"/v1/datasets/{FLAGSHIP}/{LATEST}"
 DESCRIPTOR = f"{PINNED}/datapackage.json"
 # Every kind of document that embeds absolute links, one URL each.

@@ -167,7 +167,7 @@ def test_flagship_releases_side_by_side(flagship_url: str) -> None:
         snapshot = read_snapshot(connection)
     engine.dispose()
     releases = snapshot.releases(FLAGSHIP)
-    assert [r.info.version for r in releases] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+    assert [r.info.version for r in releases] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.3.1"]
     for release in releases:
         folder = DATASETS / FLAGSHIP / release.info.version / "data"
         for resource in release.info.resources:
@@ -177,7 +177,7 @@ def test_flagship_releases_side_by_side(flagship_url: str) -> None:
         r.info.version: {x.name: x.row_count for x in r.info.resources}["figures"] for r in releases
     }
     assert figures["1.0.0"] < figures["1.1.0"] < figures["1.2.0"] == 433
-    assert figures["1.3.0"] == 478
+    assert figures["1.3.0"] == figures["1.3.1"] == 478
 
 
 def test_reload_is_a_no_op(empty_url: str, tmp_path: Path) -> None:

@@ -217,7 +217,8 @@ def test_validate_of_a_datasets_folder_validates_every_package() -> None:
     assert result.exit_code == 0, result.output
     verdicts = [line.split("  ")[:2] for line in result.output.splitlines()]
     assert verdicts == [
-        [f"{FLAGSHIP} {version}", "VALID"] for version in ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
+        [f"{FLAGSHIP} {version}", "VALID"]
+        for version in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.3.1")
     ]
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -21,19 +22,8 @@ pytestmark = pytest.mark.anyio
 
 CHARTS = ROOT / "tests" / "fixtures" / "charts"
 TALLY = CHARTS / "tally" / "1.0.0"
-FLAGSHIP_VIEW = {
-    "name": "running-totals",
-    "title": "Running totals of the campaign",
-    "resources": ["running_totals"],
-    "specType": "x-points",
-    "spec": {
-        "x": "as_of_date",
-        "y": "value",
-        "series": "metric",
-        "qualifier": "qualifier",
-        "filter": "metric__in=suspects_detained,foreigners_deported,locations_inspected",
-    },
-}
+LATEST = DATASETS / FLAGSHIP / "1.3.1"  # the release that declares the chart
+SERIES = {"suspects_detained", "foreigners_deported", "locations_inspected"}
 MARKER = re.compile(
     r'<a href="([^"]+)" class="marker marker-(\w+)"><(?:circle|path)[^>]*><title>([^<]*)</title>'
 )
@@ -51,20 +41,6 @@ async def tally(backend: str, make_database: object) -> AsyncIterator[httpx.Asyn
         yield client
 
 
-@pytest.fixture
-async def flagship_with_view(
-    backend: str, make_database: object, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The flagship's latest release, copied with a chart declaration (as 1.3.1 would add it)."""
-    target = tmp_path / "datasets" / FLAGSHIP / "1.3.0"
-    shutil.copytree(DATASETS / FLAGSHIP / "1.3.0", target)
-    descriptor = json.loads((target / "datapackage.json").read_text(encoding="utf-8"))
-    descriptor["views"] = [FLAGSHIP_VIEW]
-    (target / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
-    async with serving(make_database(backend), tmp_path / "datasets") as client:  # type: ignore[operator]
-        yield client
-
-
 async def test_catalog_lists_packages_and_filters_with_a_get_form(
     client: httpx.AsyncClient,
 ) -> None:
@@ -72,8 +48,8 @@ async def test_catalog_lists_packages_and_filters_with_a_get_form(
     assert page.status_code == 200
     assert '<form method="get"' in page.text and '<label for="q">' in page.text
     assert f'href="http://testserver/datasets/{FLAGSHIP}"' in page.text
-    assert "1.3.0" in page.text and "Creative Commons Attribution 4.0" in page.text
-    total = sum(len(rows_of(p)) for p in (DATASETS / FLAGSHIP / "1.3.0" / "data").glob("*.csv"))
+    assert LATEST.name in page.text and "Creative Commons Attribution 4.0" in page.text
+    total = sum(len(rows_of(p)) for p in (LATEST / "data").glob("*.csv"))
     assert f"{total:,} rows" in page.text
     listing = page.text[page.text.index('<ul class="packages">') :]
     assert "**" not in listing[: listing.index("</ul>")]
@@ -96,7 +72,7 @@ async def test_package_page_renders_markdown_fields_previews_releases_and_citati
     description = text[text.index('<div class="description">') : text.index("</section>")]
     assert "**" not in description and "<strong>" in description
     # Every resource: a field table with a row header per field, a preview, five downloads.
-    for path in sorted((DATASETS / FLAGSHIP / "1.3.0" / "data").glob("*.csv")):
+    for path in sorted((LATEST / "data").glob("*.csv")):
         name = path.stem
         assert f'id="resource-{name}"' in text
         header = next(csv.reader(path.open(encoding="utf-8")))
@@ -104,9 +80,9 @@ async def test_package_page_renders_markdown_fields_previews_releases_and_citati
             assert f'<th scope="row"><code>{column}</code></th>' in text
         assert f"The first {min(5, len(rows_of(path)))} rows of {name}" in text
         for suffix in (".csv", ".csv?_bom=1&amp;_delimiter=%3B", ".xlsx", ".json", ".ndjson"):
-            assert f'/v1/datasets/{FLAGSHIP}/1.3.0/{name}{suffix}"' in text, (name, suffix)
-    assert text.count(">what changed</a>") == 3
-    assert f"/v1/datasets/{FLAGSHIP}/diff?from=1.2.0&amp;to=1.3.0" in text
+            assert f'/v1/datasets/{FLAGSHIP}/{LATEST.name}/{name}{suffix}"' in text, (name, suffix)
+    assert text.count(">what changed</a>") == 4
+    assert f"/datasets/{FLAGSHIP}/diff?from=1.2.0&amp;to=1.3.0" in text
     for fmt in ("apa", "bibtex", "ris", "csl-json", "cff"):
         assert f'<pre id="citation-{fmt}"' in text
         assert f'data-copy="citation-{fmt}" hidden>' in text
@@ -164,27 +140,54 @@ async def test_declared_chart_has_one_marker_per_row_with_qualifiers_and_sources
     assert "3,500" in page.text[page.text.index('<dl class="headline">') :]
 
 
-async def test_flagship_chart_has_one_marker_per_running_total(
-    flagship_with_view: httpx.AsyncClient,
+def charted_figures() -> list[dict[str, str]]:
+    """The figures the flagship's chart draws, read from the released CSV: cumulative campaign
+    totals of the three series with no nationality or sex breakdown, restatements and source
+    errors left out."""
+    return [
+        r
+        for r in rows_of(LATEST / "data" / "figures.csv")
+        if r["metric"] in SERIES
+        and r["scope"] == "cumulative_campaign"
+        and r["nationality"] == r["sex"] == r["restates"] == ""
+        and r["value_status"] == "as_reported"
+    ]
+
+
+async def test_flagship_chart_has_one_marker_per_charted_figure(
+    client: httpx.AsyncClient,
 ) -> None:
-    page = await flagship_with_view.get(f"/datasets/{FLAGSHIP}")
-    wanted = {"suspects_detained", "foreigners_deported", "locations_inspected"}
-    csv_rows = rows_of(DATASETS / FLAGSHIP / "1.3.0" / "data" / "running_totals.csv")
-    expected = [r for r in csv_rows if r["metric"] in wanted]
+    descriptor = json.loads((LATEST / "datapackage.json").read_text(encoding="utf-8"))
+    assert [v["name"] for v in descriptor["views"]] == ["running-totals"]
+    page = await client.get(f"/datasets/{FLAGSHIP}")
+    expected = charted_figures()
     markers = MARKER.findall(page.text)
     assert len(markers) == len(expected) > 0
-    reports = {
-        r["report_id"]: r["title"]
-        for r in rows_of(DATASETS / FLAGSHIP / "1.3.0" / "data" / "reports.csv")
-    }
-    titles = {href.rsplit("/", 1)[1]: title for href, _shape, title in markers}
+    by_id = {href.rsplit("/", 1)[1]: (shape, title) for href, shape, title in markers}
+    assert set(by_id) == {r["figure_id"] for r in expected}
+    assert all(
+        href.startswith(f"http://testserver/datasets/{FLAGSHIP}/{LATEST.name}/figures/")
+        for href, _shape, _title in markers
+    )
+    reports = {r["report_id"]: r["title"] for r in rows_of(LATEST / "data" / "reports.csv")}
     for row in expected:
-        assert reports[row["report_id"]] in titles[row["figure_id"]].replace("&#39;", "'").replace(
-            "&amp;", "&"
-        )
-    qualified = [r["figure_id"] for r in expected if r["qualifier"] not in ("", "exact")]
-    shapes = {href.rsplit("/", 1)[1]: shape for href, shape, _title in markers}
-    assert qualified and all(shapes[f] != "dot" for f in qualified)
+        title = by_id[row["figure_id"]][1].replace("&#39;", "'").replace("&amp;", "&")
+        assert reports[row["report_id"]] in title
+        assert f"{int(row['value']):,}" in title and row["as_of_date"] in title
+    # Conflicting figures of one date are both drawn: 3,075 (CCOS) and about 3,000 (ASEAN NOW)
+    # detained as of 22 July 2025.
+    same_day = [
+        r["figure_id"]
+        for r in expected
+        if (r["metric"], r["as_of_date"]) == ("suspects_detained", "2025-07-22")
+    ]
+    assert sorted(same_day) == ["aseannow_3000-01", "ppp_ann_3075-03"]
+    assert by_id["ppp_ann_3075-03"][0] == "dot" and by_id["aseannow_3000-01"][0] == "ring"
+    # Every qualifier is marked: exact figures as dots, bounds as triangles, others hollow.
+    shapes = {"exact": "dot", "approximately": "ring", "more_than": "up", "fewer_than": "down"}
+    for row in expected:
+        assert by_id[row["figure_id"]][0] == shapes[row["qualifier"]], row["figure_id"]
+    assert {r["qualifier"] for r in expected} >= {"exact", "approximately", "more_than"}
 
 
 async def test_embed_is_frameable_with_source_and_licence(tally: httpx.AsyncClient) -> None:
@@ -203,6 +206,55 @@ async def test_embed_is_frameable_with_source_and_licence(tally: httpx.AsyncClie
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(body: bytes) -> tuple[int, int]:
+    """The width and height in a PNG's IHDR chunk (the first, right after the signature)."""
+    assert body[:8] == PNG_MAGIC and body[12:16] == b"IHDR"
+    return struct.unpack(">II", body[16:24])
+
+
+async def test_each_chart_downloads_as_png_and_svg(tally: httpx.AsyncClient) -> None:
+    page = await tally.get("/datasets/tally")
+    embed = await tally.get("/embed/tally/running-totals")
+    base = "http://testserver/datasets/tally/charts/running-totals"
+    for fmt in ("png", "svg"):
+        assert f'<a href="{base}.{fmt}" download>' in page.text
+        assert f'<a href="{base}.{fmt}" download>' in embed.text
+    png = await tally.get("/datasets/tally/charts/running-totals.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert 'filename="tally-running-totals.png"' in png.headers["content-disposition"]
+    svg = await tally.get("/datasets/tally/charts/running-totals.svg")
+    root = ElementTree.fromstring(svg.content)
+    width, height = int(root.attrib["width"]), int(root.attrib["height"])
+    # Drawn at twice the SVG's size, so the PNG stays sharp on dense screens and in print.
+    assert png_size(png.content) == (2 * width, 2 * height)
+    assert width >= 600 and height >= 400
+    # The file holds the title, the legend and the source with its licence, not the plot alone.
+    assert "Running totals of the campaign" in svg.text and "approximately (hollow)" in svg.text
+    assert "version 1.0.0" in svg.text and "Creative Commons Attribution 4.0" in svg.text
+    for response in (png, svg):
+        etag = response.headers["etag"]
+        again = await tally.get(str(response.url), headers={"If-None-Match": etag})
+        assert (again.status_code, again.content) == (304, b"")
+        head = await tally.head(str(response.url))
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["etag"] == etag
+    assert png.headers["etag"] != svg.headers["etag"]
+    for missing in ("running-totals.gif", "no-such-view.png"):
+        answer = await tally.get(f"/datasets/tally/charts/{missing}")
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
+
+
+async def test_the_flagship_chart_downloads_as_png(client: httpx.AsyncClient) -> None:
+    png = await client.get(f"/datasets/{FLAGSHIP}/charts/running-totals.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png_size(png.content)[0] == 2 * 720
+    svg = await client.get(f"/datasets/{FLAGSHIP}/charts/running-totals.svg")
+    assert svg.text.count('class="marker ') == len(charted_figures())
+
+
 async def test_pages_answer_head_and_404_with_a_page(client: httpx.AsyncClient) -> None:
     for path in ("/", f"/datasets/{FLAGSHIP}"):
         head = await client.head(path)
@@ -219,3 +271,11 @@ async def test_sitemap_lists_the_new_pages(tally: httpx.AsyncClient) -> None:
     assert "<loc>http://testserver/embed/tally/running-totals</loc>" in sitemap
     for name in ("reports", "metrics", "totals"):
         assert f"<loc>http://testserver/datasets/tally/1.0.0/{name}</loc>" in sitemap
+
+
+async def test_sitemap_lists_what_changed_in_each_release(client: httpx.AsyncClient) -> None:
+    sitemap = (await client.get("/sitemap.xml")).text
+    pairs = [("1.0.0", "1.1.0"), ("1.1.0", "1.2.0"), ("1.2.0", "1.3.0"), ("1.3.0", "1.3.1")]
+    for older, newer in pairs:
+        page = f"http://testserver/datasets/{FLAGSHIP}/diff?from={older}&amp;to={newer}"
+        assert f"<loc>{page}</loc>" in sitemap

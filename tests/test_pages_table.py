@@ -8,13 +8,15 @@ from __future__ import annotations
 import csv
 import html
 import re
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.helpers import DATASETS, FLAGSHIP, serving
+from api.config import Settings
+from tests.helpers import BASE_URL, DATASETS, FLAGSHIP, app_client, serving
 from tests.test_pages import CHARTS, TALLY, rows_of
 
 pytestmark = pytest.mark.anyio
@@ -150,6 +152,47 @@ async def test_row_page_links_along_foreign_keys_both_ways(client: httpx.AsyncCl
     assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
     unknown = await client.get(f"/datasets/{FLAGSHIP}/1.3.0/no-such-resource")
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+
+
+def _unmatched() -> str:
+    """A value no row holds and no other request used: its count is never cached already."""
+    return f"none-{uuid.uuid4().hex}"
+
+
+async def test_the_table_counts_exactly_past_the_count_cap(flagship_url: str) -> None:
+    settings = Settings(
+        database_url=flagship_url, base_url=BASE_URL, datasets_dir=DATASETS, count_budget_rows=3
+    )
+    figures = len(rows_of(DATA / "figures.csv"))
+    async with app_client(settings) as http:
+        page = await http.get(TABLE, params={"metric__not": _unmatched()})
+        assert f"<strong>{figures:,}</strong> rows where" in page.text
+        # The API's default stays bounded; the page asks for the exact count.
+        api = await http.get(f"/v1/datasets/{FLAGSHIP}/1.3.0/figures?metric__not={_unmatched()}")
+        assert (api.json()["total"], api.json()["total_is_exact"]) == (3, False)
+        bounded = await http.get(TABLE, params={"metric__not": _unmatched(), "_count": "bounded"})
+        assert "More than <strong>3</strong> rows where" in bounded.text
+        uncounted = await http.get(TABLE, params={"metric__not": _unmatched(), "_count": "none"})
+        assert '<p class="summary">Rows where' in uncounted.text
+
+
+async def test_an_exact_count_past_its_time_says_more_than_the_cap(
+    flagship_url: str, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL limits whole milliseconds; the flagship's counts finish sooner")
+    settings = Settings(
+        database_url=flagship_url,
+        base_url=BASE_URL,
+        datasets_dir=DATASETS,
+        count_budget_rows=3,
+        page_count_seconds=1e-9,
+    )
+    async with app_client(settings) as http:
+        page = await http.get(TABLE, params={"metric__not": _unmatched()})
+        assert page.status_code == 200
+        assert "More than <strong>3</strong> rows where" in page.text
+        assert len(ROW_HEADER.findall(page.text)) == 50  # the rows themselves are all there
 
 
 async def test_an_expanded_column_is_shown_but_not_offered_as_a_sort(

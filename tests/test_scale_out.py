@@ -16,7 +16,8 @@ from tests.helpers import DATASETS, FLAGSHIP
 from tests.serve_process import ROOT, opendata_command, opendata_serve
 
 PUBLIC_URL = "https://data.example.org"  # both replicas sit behind one public name
-NEW = "1.3.0"
+NEW = "1.3.1"  # the newest release, added while the replicas serve
+BEFORE = "1.3.0"  # the latest release before it
 URLS = [
     "/v1/datasets",
     f"/v1/datasets/{FLAGSHIP}",
@@ -68,7 +69,7 @@ def test_replicas_serve_the_same_bytes_and_see_a_new_release(
             one, other = _fetch(first.url, path), _fetch(second.url, path)
             assert one[0] == 200, path
             assert one == other, f"the replicas differ on {path}"
-        assert _latest(first.url) == _latest(second.url) == "1.2.0"
+        assert _latest(first.url) == _latest(second.url) == BEFORE
 
         shutil.copytree(source / NEW, datasets / FLAGSHIP / NEW)
         _load(url, datasets)

@@ -280,15 +280,20 @@ class RowReader:
             RESULTS.put(key, cached)
         return cached[0], cached[1]
 
-    async def count(self, query: RowQuery) -> int:
-        """The number of rows matching the filters (cached: releases never change)."""
+    async def count(self, query: RowQuery, at_most: float | None = None) -> int:
+        """The number of rows matching the filters (cached: releases never change).
+
+        :param at_most: a shorter time limit for this count than the query limit.
+        """
         if not query.filters:
             return self.spec.row_count
         key = _cache_key("count", self.engine, self.spec, query)
         cached = RESULTS.get(key)
         if cached is None:
             build = functools.partial(build_count, self.spec, query)
-            counted = await run_blocking(self.engine, self._planned_or_scan, _scan_kw(build), _one)
+            counted = await run_blocking(
+                self.engine, self._planned_or_scan, _scan_kw(build), _one, at_most
+            )
             cached = int(counted)
             RESULTS.put(key, cached)
         return int(cached)

@@ -1,4 +1,5 @@
-"""What a diff request names, read once: its query string, the two releases and their diff."""
+"""What a diff request names, read once: its query string, the two releases, their diff and
+its caching headers."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from api.db.releases import Catalog, LoadedRelease, Snapshot
 from api.deps import CatalogDep, EngineDep, SettingsDep, SnapshotDep
 from api.diff.release import ReleaseDiff
 from api.errors import BadQuery, NotFound, ParamError, quoted
+from api.http.caching import IMMUTABLE, etag_for
+from api.metadata.urls import Links
 from api.query.controls import read_controls, read_size
 from api.query.operators import Control
 
@@ -110,7 +113,7 @@ class ResolvedDiff:
     source: LoadedDiffs
 
 
-async def _resolve(
+async def resolve_diff(
     package: str,
     query: DiffQuery,
     snapshot: Snapshot,
@@ -118,6 +121,7 @@ async def _resolve(
     engine: sa.Engine,
     settings: Settings,
 ) -> ResolvedDiff:
+    """The two releases a diff names, diffed; NotFound when a release or the resource is missing."""
     before = snapshot.release(package, query.from_version)
     after = snapshot.release(package, query.to_version)
     # One budget for every query of the request: the row counts, then the changes shown.
@@ -141,7 +145,7 @@ async def get_resolved_diff(
     settings: SettingsDep,
 ) -> ResolvedDiff:
     """The releases and resource a JSON diff names, diffed; NotFound when one is missing."""
-    return await _resolve(package, query, snapshot, catalog, engine, settings)
+    return await resolve_diff(package, query, snapshot, catalog, engine, settings)
 
 
 async def get_resolved_csv_diff(
@@ -153,8 +157,25 @@ async def get_resolved_csv_diff(
     settings: SettingsDep,
 ) -> ResolvedDiff:
     """The releases and resource a CSV diff names, diffed; NotFound when one is missing."""
-    return await _resolve(package, query, snapshot, catalog, engine, settings)
+    return await resolve_diff(package, query, snapshot, catalog, engine, settings)
 
 
 ResolvedDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_diff)]
 ResolvedCsvDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_csv_diff)]
+
+
+def diff_headers(
+    request: Request,
+    resolved: ResolvedDiff,
+    query: DiffQuery,
+    *,
+    links: Links,
+    max_age: int,
+    variant: str,
+) -> dict[str, str]:
+    """The ETag and Cache-Control of a diff: immutable when both releases are pinned."""
+    before, after = resolved.before, resolved.after
+    url = links.at(request.url.path, request.url.query)
+    etag = etag_for(after, url, variant=f"diff:{before.content_hash}:{variant}")
+    pinned = "latest" not in (query.from_version, query.to_version)
+    return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}

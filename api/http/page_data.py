@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,9 +15,10 @@ from api.db.budget import request_budget
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import Serving
+from api.errors import QueryTimeout
 from api.metadata.urls import Links
 from api.model import TableSpec
-from api.query import parse_row_query
+from api.query import RowQuery, parse_row_query
 from api.render.charts import ChartView, Point, chart_svg, legend
 
 LABEL_FIELDS = ("title", "label", "name", "name_en")  # the field that names a referenced row
@@ -98,6 +100,26 @@ async def all_rows(
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
+async def shown_total(
+    reader: RowReader, query: RowQuery, *, cap: int, seconds: float
+) -> tuple[int | None, bool | None]:
+    """The total a table page shows, and whether it is exact (None: not counted in time).
+
+    The exact count (`_count=exact`, the page's default) may take `seconds`; past them, or with
+    `_count=bounded`, the count stops at `cap`: more than `cap` rows match. `_count=none` skips it.
+    """
+    if query.count == "none":
+        return None, None
+    if query.count == "exact":
+        with contextlib.suppress(QueryTimeout):
+            return await reader.count(query, at_most=seconds), True
+    try:
+        counted, exact = await reader.count_at_most(query, cap + 1)
+    except QueryTimeout:
+        return None, None
+    return (counted, True) if exact else (cap, False)
+
+
 async def labels_for(serving: Serving, release: LoadedRelease, reference: Reference) -> Labels:
     """The label (and `url`, `unit`) of every row a foreign key may refer to."""
     spec = table(serving, release, reference.resource)
@@ -150,6 +172,7 @@ class Chart:
     series_labels: dict[str, str]
     headline: list[dict[str, str]]
     svg_url: str
+    png_url: str
     embed_url: str
     table_url: str
 
@@ -210,7 +233,8 @@ async def chart(serving: Serving, release: LoadedRelease, view: ChartView) -> Ch
         legend=legend(points, series_labels),
         series_labels=series_labels,
         headline=headline,
-        svg_url=links.chart_file(info.package, view.name),
+        svg_url=links.chart_file(info.package, view.name, "svg"),
+        png_url=links.chart_file(info.package, view.name, "png"),
         embed_url=links.embed(info.package, view.name),
         table_url=f"{base}?{view.filter}" if view.filter else base,
     )

@@ -127,9 +127,17 @@ class Links:
         """The frameable page of one chart a package declares."""
         return f"{self.base_url}/embed/{segment(package)}/{segment(view)}"
 
-    def chart_file(self, package: str, view: str) -> str:
-        """One declared chart as an SVG file."""
-        return f"{self.page(package)}/charts/{segment(view)}.svg"
+    def chart_file(self, package: str, view: str, fmt: str = "svg") -> str:
+        """One declared chart as a file: ``svg`` or ``png``."""
+        return f"{self.page(package)}/charts/{segment(view)}.{segment(fmt)}"
+
+    def diff_page(
+        self, package: str, from_version: str, to_version: str, *, resource: str | None = None
+    ) -> str:
+        """The HTML page of what changed between two releases, optionally of one resource."""
+        query = [("from", from_version), ("to", to_version)]
+        query += [("resource", resource)] if resource is not None else []
+        return _with_query(f"{self.page(package)}/diff", query)
 
     def ckan_package(self, package: str) -> str:
         """The CKAN `package_show` of a package."""
@@ -189,10 +197,18 @@ class Links:
         """The OpenAPI path of a resource's rows, its version left as ``{version}``."""
         return f"{self.package(package)}/{{version}}/{segment(resource)}"
 
-    def diff(self, package: str, from_version: str, to_version: str) -> str:
-        """The diff between two releases of a package."""
+    def diff(
+        self, package: str, from_version: str, to_version: str, *, resource: str | None = None
+    ) -> str:
+        """The diff between two releases of a package, optionally of one resource."""
         query = [("from", from_version), ("to", to_version)]
+        query += [("resource", resource)] if resource is not None else []
         return _with_query(f"{self.package(package)}/diff", query)
+
+    def diff_csv(self, package: str, from_version: str, to_version: str, resource: str) -> str:
+        """Every row change of one resource between two releases, as CSV."""
+        query = [("from", from_version), ("to", to_version), ("resource", resource)]
+        return _with_query(f"{self.package(package)}/diff.csv", query)
 
     # Harvesters ---------------------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ def _folded_contains(column: sa.ColumnElement[Any], text: str) -> sa.ColumnEleme
 @compiles(folded_contains)
 def _folded_contains_default(element: folded_contains, compiler: SQLCompiler, **kw: Any) -> str:
     column, escaped, _pattern = element.clauses
-    return compiler.process(localized(column).icontains(escaped, escape="/"), **kw)
+    return f"({compiler.process(localized(column).icontains(escaped, escape='/'), **kw)})"
 
 
 @compiles(folded_contains, "sqlite")
@@ -79,7 +79,7 @@ def _folded_contains_sqlite(element: folded_contains, compiler: SQLCompiler, **k
         (other_than_printable_ascii, sa.func.lower(column).like(pattern, escape="/")),
         else_=column.like(pattern, escape="/"),
     )
-    return compiler.process(expression, **kw)
+    return f"({compiler.process(expression, **kw)})"
 
 
 @dataclass(frozen=True)

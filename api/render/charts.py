@@ -32,6 +32,8 @@ QUALIFIER_SHAPES: dict[str, tuple[str, str]] = {
     "at_most": ("down", "fewer than / at most (triangle down)"),
 }
 SPREAD = 7  # pixels between markers of one date and series
+FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
+TEXT_STYLE = f' font-family="{FONT}" font-size="12" fill="#333"'
 
 
 @dataclass(frozen=True)
@@ -133,15 +135,24 @@ def _date_ticks(first: date, last: date, count: int = 6) -> list[date]:
 
 
 def chart_svg(view: ChartView, points: Sequence[Point]) -> str:
-    """The chart as an SVG element: axes, one linked marker per point, a legend."""
+    """The chart as an SVG element: axes, one linked marker per point."""
     title_id = f"chart-{escape(view.name)}-title"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}"'
         f' role="group" aria-labelledby="{title_id}">'
         f'<title id="{title_id}">{escape(view.title)}</title>'
     )
+    return head + plot_svg(points) + "</svg>"
+
+
+def plot_svg(points: Sequence[Point]) -> str:
+    """The axes and markers of a chart, in a WIDTH x HEIGHT box.
+
+    Strokes, fills and fonts are presentation attributes, so the drawing is the same in a page
+    (whose stylesheet may override them) and in a file opened on its own.
+    """
     if not points:
-        return head + '<text x="20" y="40">No figures to draw.</text></svg>'
+        return f'<text x="20" y="40"{TEXT_STYLE}>No figures to draw.</text>'
     first, last = min(p.x for p in points), max(p.x for p in points)
     days = max((last - first).days, 1)
     step = _nice_step(max(p.y for p in points))
@@ -154,20 +165,22 @@ def chart_svg(view: ChartView, points: Sequence[Point]) -> str:
     def py(value: float) -> float:
         return TOP + plot_h * (1 - value / top)
 
-    parts = [head, '<g class="axis">']
+    parts = [f'<g class="axis" stroke="#555"{TEXT_STYLE}>']
     value = 0.0
     while value <= top + 1e-9:
         y = py(value)
         parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:,.0f}</text>'
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"'
+            ' stroke="#ddd"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" stroke="none">'
+            f"{value:,.0f}</text>"
         )
         value += step
     for day in _date_ticks(first, last):
         x = px(day)
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP + plot_h}" y2="{TOP + plot_h + 5}"/>'
-            f'<text x="{x:.1f}" y="{TOP + plot_h + 20}" text-anchor="middle">'
+            f'<text x="{x:.1f}" y="{TOP + plot_h + 20}" text-anchor="middle" stroke="none">'
             f"{day.day} {day:%b %Y}</text>"
         )
     parts.append(
@@ -193,7 +206,7 @@ def chart_svg(view: ChartView, points: Sequence[Point]) -> str:
             parts.append(f'<a href="{escape(p.href)}" class="{classes}">{marker}</a>')
         else:
             parts.append(f'<g class="{classes}">{marker}</g>')
-    parts.append("</g></svg>")
+    parts.append("</g>")
     return "".join(parts)
 
 
@@ -216,10 +229,15 @@ def legend(
     return entries
 
 
+def legend_marker(shape: str, colour: str) -> str:
+    """One legend entry's marker, drawn in a 16 x 16 box."""
+    return _marker(shape, 8, 8, colour)
+
+
 def legend_swatch(shape: str, colour: str) -> str:
     """A small SVG of one legend entry's marker."""
     return (
         '<svg class="swatch" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">'
-        + _marker(shape, 8, 8, colour)
+        + legend_marker(shape, colour)
         + "</svg>"
     )

@@ -9,9 +9,11 @@ from api.http.docs import install_docs
 from api.http.openapi import install_openapi
 from api.http.page_response import install_assets
 from api.routes import (
+    chart_files,
     ckan,
     datasets,
     diff,
+    diff_pages,
     harvest,
     health,
     pages,
@@ -26,7 +28,9 @@ ROUTERS = (
     health.router,
     problem_types.router,
     pages.router,
-    table_pages.router,  # after pages: `/datasets/{package}/charts/{view}.svg` first
+    chart_files.router,
+    diff_pages.router,
+    table_pages.router,  # after chart files: `/datasets/{package}/charts/{view}.svg` first
     ckan.router,
     datasets.router,
     releases.router,

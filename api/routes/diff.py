@@ -14,19 +14,18 @@ from api.deps import LinksDep, SettingsDep
 from api.diff.release import ReleaseDiff, ResourceDiff
 from api.diff.rows import change_record, csv_header, csv_row
 from api.errors import BadQuery, ParamError
-from api.http.caching import IMMUTABLE, etag_for, not_modified
+from api.http.caching import not_modified
 from api.http.diff_request import (
     CONTROLS,
     CSV_CONTROLS,
     CsvDiffQueryDep,
-    DiffQuery,
     DiffQueryDep,
     ResolvedCsvDiffDep,
-    ResolvedDiff,
     ResolvedDiffDep,
+    diff_headers,
 )
 from api.http.responses import JSONResponse
-from api.metadata.urls import API_PREFIX, Links
+from api.metadata.urls import API_PREFIX
 from api.query.operators import Control
 from api.render.rows import MEDIA_TYPES, iter_csv
 
@@ -48,22 +47,6 @@ def _documented(controls: Mapping[str, Control]) -> dict[str, Any]:
     return {"parameters": parameters}
 
 
-def _headers(
-    request: Request,
-    resolved: ResolvedDiff,
-    query: DiffQuery,
-    *,
-    links: Links,
-    max_age: int,
-    variant: str,
-) -> dict[str, str]:
-    before, after = resolved.before, resolved.after
-    url = links.at(request.url.path, request.url.query)
-    etag = etag_for(after, url, variant=f"diff:{before.content_hash}:{variant}")
-    pinned = "latest" not in (query.from_version, query.to_version)
-    return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
-
-
 @router.get("/{package}/diff", summary="Diff two releases", openapi_extra=_documented(CONTROLS))
 async def release_diff(
     request: Request,
@@ -74,7 +57,7 @@ async def release_diff(
     links: LinksDep,
 ) -> Response:
     """Rows added, removed and changed by primary key, schema changes and the bump they need."""
-    headers = _headers(
+    headers = diff_headers(
         request, resolved, query, links=links, max_age=settings.latest_max_age, variant="json"
     )
     cached = not_modified(request, headers["ETag"], headers)
@@ -140,7 +123,7 @@ async def release_diff_csv(
     assert item is not None
     if item.counts is None:
         raise _not_compared(item, diff)
-    headers = _headers(
+    headers = diff_headers(
         request, resolved, query, links=links, max_age=settings.latest_max_age, variant="csv"
     )
     cached = not_modified(request, headers["ETag"], headers)

@@ -17,7 +17,7 @@ from api.metadata.citation import FORMATS, plain_citation, render_citation
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
 from api.metadata.urls import Links
 from api.model import FieldSpec, ReleaseInfo
-from api.render.charts import chart_svg, read_views
+from api.render.charts import read_views
 from api.render.html import markdown
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -162,7 +162,9 @@ async def dataset_page(package: str, serving: ServingDep) -> HTMLResponse:
                 "changelog": r.changelog or "",
                 "zip": links.zip(r.package, r.version),
                 "descriptor": links.descriptor(r.package, r.version),
-                "diff": links.diff(r.package, older.info.version, r.version) if older else None,
+                "diff": links.diff_page(r.package, older.info.version, r.version)
+                if older
+                else None,
             }
         )
     # APA as plain text: its `*` emphasis is Markdown, which a page would show literally.
@@ -190,11 +192,14 @@ async def dataset_page(package: str, serving: ServingDep) -> HTMLResponse:
     )
 
 
-async def _view_chart(serving: Any, package: str, view: str) -> tuple[ReleaseInfo, page_data.Chart]:
+async def view_chart(
+    serving: Any, package: str, view: str
+) -> tuple[LoadedRelease, page_data.Chart]:
+    """The latest release of a package and one chart it declares, drawn; NotFound if none."""
     release = serving.snapshot.releases(package)[-1]
     for candidate in read_views(release.info.descriptor):
         if candidate.name == view:
-            return release.info, await page_data.chart(serving, release, candidate)
+            return release, await page_data.chart(serving, release, candidate)
     raise NotFound(f"package {package!r} declares no chart {view!r}")
 
 
@@ -202,31 +207,16 @@ async def _view_chart(serving: Any, package: str, view: str) -> tuple[ReleaseInf
 async def embed_page(package: str, view: str, serving: ServingDep) -> HTMLResponse:
     """One chart on a minimal page that other sites may frame, with its source and licence."""
     try:
-        info, drawn = await _view_chart(serving, package, view)
+        release, drawn = await view_chart(serving, package, view)
     except (NotFound, BadQuery) as error:
         return problem_page(error, serving.links)
     return html(
         "embed.html",
         links=serving.links,
-        info=info,
+        info=release.info,
         chart=drawn,
         open_table=False,
         headers={"Cache-Control": PAGE_CACHE},
-    )
-
-
-@router.get("/datasets/{package}/charts/{view}.svg")
-async def chart_file(package: str, view: str, serving: ServingDep) -> Response:
-    """One chart as a standalone SVG file."""
-    try:
-        _info, drawn = await _view_chart(serving, package, view)
-    except (NotFound, BadQuery) as error:
-        return problem_page(error, serving.links)
-    body = '<?xml version="1.0" encoding="utf-8"?>\n' + chart_svg(drawn.view, drawn.points)
-    return Response(
-        body,
-        media_type="image/svg+xml",
-        headers={"Content-Disposition": f'attachment; filename="{package}-{view}.svg"'},
     )
 
 
@@ -247,10 +237,12 @@ async def sitemap(snapshot: SnapshotDep, links: LinksDep) -> Response:
         add(links.page(package), latest.loaded_at.date().isoformat())
         for view in read_views(latest.descriptor):
             add(links.embed(package, view.name))
-        for release in releases:
+        for older, release in zip([None, *releases], releases, strict=False):
             info = release.info
             published = info.published.isoformat() if info.published else None
             add(links.descriptor(package, info.version), published)
+            if older is not None:
+                add(links.diff_page(package, older.info.version, info.version), published)
             for resource in info.resources:
                 add(links.table_page(package, info.version, resource.name), published)
     body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)

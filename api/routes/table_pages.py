@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -199,6 +200,8 @@ async def table_page(
         asked += [("_facet", name) for name in enums]
     if not any(k == "_size" for k, _ in asked):
         asked.append(("_size", str(PAGE_SIZE)))
+    if not any(k == "_count" for k, _ in asked):
+        asked.append(("_count", "exact"))  # people are shown the exact total when it comes in time
     form, hidden = _form_rows(spec, params)
     context: dict[str, Any] = {
         "title": f"{spec.title or spec.resource} · {release.info.title}",
@@ -218,8 +221,10 @@ async def table_page(
             max_size=settings.max_page_size,
             max_facets=settings.max_facets,
         )
-        page = await RowReader(serving.engine, spec, budget=request_budget(settings)).page(
-            query, plan
+        reader = RowReader(serving.engine, spec, budget=request_budget(settings))
+        page = await reader.page(dataclasses.replace(query, count="none"), plan)
+        total, exact = await page_data.shown_total(
+            reader, query, cap=settings.count_budget_rows, seconds=settings.page_count_seconds
         )
     except BadQuery as error:
         context["errors"] = [e.as_dict() for e in error.errors]
@@ -281,7 +286,9 @@ async def table_page(
         rows=rows,
         facets=facets,
         facets_timed_out=list(page.timed_out_facets),
-        total=page.total,
+        total=total,
+        total_is_exact=exact,
+        count_mode=query.count,
         next_url=_link(base, [*_without(params, "_next"), ("_next", page.next)])
         if page.next
         else None,

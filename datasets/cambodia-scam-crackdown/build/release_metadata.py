@@ -67,6 +67,40 @@ SOURCE_REPORTS = (
 
 
 LEFT_TO_LATER = "Reports published after the cut date are left to later releases."
+LATEST_FOUND = (
+    "The newest report found is of 18 March 2026; the outcome of the April 2026 deadline to "
+    "eliminate scam centres is not yet in the stored public pages searched."
+)
+CHARTS_SINCE = "1.3.1"
+SERIES_FILTER = (
+    "scope=cumulative_campaign&nationality__isnull=1&sex__isnull=1&restates__isnull=1"
+    "&value_status=as_reported&metric__in=suspects_detained,foreigners_deported,locations_inspected"
+)
+# The charts a release declares (the Data Package `views` draft): the spec's `filter` is a rows
+# query string of the API, so a chart's points are exactly the rows that query returns.
+VIEWS = [
+    {
+        "name": "running-totals",
+        "title": "Running totals of the campaign",
+        "description": (
+            "People detained, foreigners deported and locations inspected against the as-of "
+            "date: every figure with scope cumulative_campaign and no nationality or sex "
+            "breakdown, one marker per figure of one report. Conflicting figures of one date "
+            "are drawn side by side; a hollow or triangular marker is an approximate or bounded "
+            "figure. A figure that only restates an earlier report's tally, or that is the "
+            "source's own error, is left out (its tally is drawn once, under the first report)."
+        ),
+        "resources": ["figures"],
+        "specType": "x-points",
+        "spec": {
+            "x": "as_of_date",
+            "y": "value",
+            "series": "metric",
+            "qualifier": "qualifier",
+            "filter": SERIES_FILTER,
+        },
+    }
+]
 
 
 @dataclass(frozen=True)
@@ -126,8 +160,7 @@ RELEASES = (
         "New: the Interior Ministry tally of 1 January to 14 March 2026 (5,771 held at 98 "
         "sites), the AP report of 13 March (79 cases against 697 people), the seed report of "
         "18 October 2025 read in full, and the correct loss figure of the 73 Korean suspects.",
-        later="The newest report found is of 18 March 2026; the outcome of the April 2026 "
-        "deadline to eliminate scam centres is not yet in the stored public pages searched.",
+        later=LATEST_FOUND,
         created=(HERE / "created-1.3.0.txt").read_text(encoding="utf-8").strip(),
         changes=(HERE / "changes-1.3.0.md").read_text(encoding="utf-8").strip(),
         changed="**Changed in 1.3.0.** Reports after 12 March 2026 and reports the research had "
@@ -136,7 +169,26 @@ RELEASES = (
         "re-coded; new fields make figures distinct and sums safe and give typed dates; "
         "`running_totals` is new. The package CHANGELOG says why.",
     ),
+    Release(
+        "1.3.1",
+        date(2026, 3, 18),
+        "The package declares its chart: the campaign's running totals of people detained, "
+        "foreigners deported and locations inspected.",
+        later=LATEST_FOUND,
+        created=(HERE / "created-1.3.1.txt").read_text(encoding="utf-8").strip(),
+        changes=(HERE / "changes-1.3.1.md").read_text(encoding="utf-8").strip(),
+        changed="**Changed in 1.3.1.** The descriptor declares a chart under `views`: the "
+        "running totals of people detained, foreigners deported and locations inspected, drawn "
+        "from `figures` (scope `cumulative_campaign`, no nationality or sex breakdown, no "
+        "restatement or source error), one marker per figure. The data files are those of "
+        "1.3.0. The package CHANGELOG says why.",
+    ),
 )
+
+
+def views(version: str) -> list[dict[str, Any]]:
+    """Return the charts a release declares (none before 1.3.1)."""
+    return VIEWS if version_at_least(version, CHARTS_SINCE) else []
 
 
 def long_date(day: date) -> str:

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from release_metadata import Release, description, long_date, package_head
+from release_metadata import Release, description, long_date, package_head, views
 from research_tables import BuildError, Row, Tables, period_end, version_key
 from revisions import check_model, evolve, has_model, running_totals
 
@@ -153,6 +153,8 @@ def render_release(tables: Tables, release: Release) -> dict[str, bytes]:
         release=release, description_text=text, reports=reports, temporal_end=temporal_end
     )
     descriptor["resources"] = resources
+    if views(release.version):
+        descriptor["views"] = views(release.version)
     files["datapackage.json"] = (
         json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n"
     ).encode()
@@ -179,7 +181,9 @@ def render_changelog(released: list[tuple[Release, Tables]]) -> bytes:
         before = {row["report_id"] for row in previous["reports"]} if previous else set()
         new = [row for row in tables["reports"] if row["report_id"] not in before]
         figures = sum(1 for row in tables["figures"] if row["report_id"] not in before)
-        if previous is None:
+        if previous is not None and previous_cut == release.cut and not new:
+            summary = "Adds no rows: the reports and data files are those of the release before."
+        elif previous is None:
             summary = (
                 f"First release: {len(new)} reports published up to "
                 f"{long_date(release.cut)}, with {figures} figures."
