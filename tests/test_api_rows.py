@@ -648,14 +648,20 @@ async def test_csv_bom_for_spreadsheets(client: httpx.AsyncClient) -> None:
     assert response.content == b"\xef\xbb\xbf" + expected.encode("utf-8")
 
 
-@pytest.mark.parametrize("params", [[("_dl", "1")], SUSPECTS + [("_dl", "1"), ("_bom", "1")]])
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ([("_dl", "1")], "figures.csv"),
+        (SUSPECTS + [("_dl", "1"), ("_bom", "1")], "figures-filtered-36a9f4d8.csv"),
+    ],
+)
 async def test_csv_download_is_named_after_package_version_and_resource(
-    client: httpx.AsyncClient, params: list[tuple[str, str]]
+    client: httpx.AsyncClient, params: list[tuple[str, str]], name: str
 ) -> None:
     response = await client.get(url("figures", params, ".csv"))
     assert response.status_code == 200
     assert response.headers["content-disposition"] == (
-        f'attachment; filename="{FLAGSHIP}-{VERSION}-figures.csv"'
+        f'attachment; filename="{FLAGSHIP}-{VERSION}-{name}"'
     )
 
 

@@ -29,7 +29,7 @@ async def test_workbook_holds_the_filtered_rows_and_says_what_it_is(
     assert response.status_code == 200
     assert response.headers["content-type"] == XLSX
     assert response.headers["content-disposition"] == (
-        f'attachment; filename="{FLAGSHIP}-1.2.0-deportation_events.xlsx"'
+        f'attachment; filename="{FLAGSHIP}-1.2.0-deportation_events-filtered-2288996d.xlsx"'
     )
     workbook = load_workbook(io.BytesIO(response.content))
     assert workbook.sheetnames == ["deportation_events", "about"]

@@ -137,6 +137,29 @@ async def test_a_plan_rerun_as_a_scan_gives_the_same_answer(
         assert not reruns, "PostgreSQL plans by statistics and is never asked to scan"
 
 
+async def test_once_a_plan_is_abandoned_the_rest_of_the_request_scans(
+    backend: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count and facets share the page's filters: after one abandoned plan, no second try."""
+    if backend != "sqlite":
+        pytest.skip("only SQLite queries are rerun as scans")
+    monkeypatch.setattr(rows_module, "PLANNED_CPU_SECONDS", 0.0)
+    monkeypatch.setattr(rows_module, "RESULTS", type(rows_module.RESULTS)(16))
+    statements: list[str] = []
+    async with app_client(settings) as http:
+        engine: sa.Engine = http._transport.app.state.engine  # type: ignore[attr-defined]
+        sa.event.listen(
+            engine, "before_cursor_execute", lambda *a: statements.append(str(a[2]))
+        )
+        params = {"people__lt": "2000", "note__icontains": "1", "_facet": "province"}
+        response = await http.get(PAGE, params={**params, "_count": "exact"})
+    assert response.status_code == 200
+    rows_table = re.compile(r"FROM \"?d_")
+    queries = [UNINDEXED.search(sql) is not None for sql in statements if rows_table.search(sql)]
+    first_scan = queries.index(True)
+    assert queries[first_scan:] == [True, True, True]  # the page, its count, its facet
+
+
 def test_the_scan_reads_the_table_not_an_index(wide_url: str, backend: str) -> None:
     """The rerun's SQL leaves SQLite no index: its plan is a scan of the table."""
     if backend != "sqlite":

@@ -133,6 +133,9 @@ class RowReader:
         self.spec = spec
         self.budget = budget
         self.count_budget_rows = count_budget_rows
+        # Set once a query of this reader was abandoned for a scan: the rest of the request
+        # (its count, its facets) has the same filters, and goes to the scan at once.
+        self.scanning = False
 
     def _inline(self, query: RowQuery) -> bool:
         """Whether the page query is short enough to run on the event loop."""
@@ -155,11 +158,11 @@ class RowReader:
 
         :param build: the select, given whether it must scan the table.
         """
-        if self._may_scan():
+        if self._may_scan() and not self.scanning:
             with contextlib.suppress(PlanAbandoned):
                 return self._run(build(False), read, at_most, PLANNED_CPU_SECONDS)
-            return self._run(build(True), read, at_most)
-        return self._run(build(False), read, at_most)
+            self.scanning = True
+        return self._run(build(self.scanning), read, at_most)
 
     def _run(
         self,

@@ -17,6 +17,7 @@ from api.errors import ExportTooLarge
 from api.http.responses import JSONResponse
 from api.http.rows_request import RowsRequest
 from api.metadata.citation import plain_citation
+from api.model import FieldSpec
 from api.obs.metrics import ROWS_SERVED, count_batches, count_rows
 from api.query import RowQuery
 from api.render.page import RowsPage
@@ -146,6 +147,13 @@ def _about(rows: RowsRequest) -> list[tuple[str, str]]:
     ]
 
 
+def _output_fields(rows: RowsRequest) -> list[FieldSpec | None]:
+    """The field of each output column, an expanded one as its own table declares it."""
+    spec, query = rows.spec, rows.query
+    own = [spec.field(name) for name in query.columns]
+    return own + [step.target.field(name) for step in query.expand for name in step.columns]
+
+
 async def render_xlsx(rows: RowsRequest) -> Response:
     """Every matching row as an Excel workbook, or a 413 when there are too many."""
     asked, spec, query = rows.asked, rows.spec, rows.query
@@ -157,7 +165,8 @@ async def render_xlsx(rows: RowsRequest) -> Response:
     about = _about(rows)
     header, stream = await reader.stream(query)
     counted = count_rows("xlsx", stream)
-    build = partial(xlsx_bytes, header, counted, sheet=spec.resource, about=about)
+    fields = _output_fields(rows)
+    build = partial(xlsx_bytes, header, counted, sheet=spec.resource, about=about, fields=fields)
     body = await run_blocking(reader.engine, build)
     return Response(body, media_type=MEDIA_TYPES["xlsx"], headers=asked.headers)
 

@@ -178,7 +178,8 @@ CONTROLS: dict[str, Control] = {control.key: control for control in (
     Control("_delimiter", "CSV only: the field separator, `,` (the default), `;` or a tab "
             "(`\\t` or `tab`).", formats=CSV_ONLY),
     Control("_dl", "`1` asks the browser to save the file, named after the package, version and "
-            "resource."),
+            "resource, plus `-filtered-` and a short hash of the selection when the file holds "
+            "only some rows or columns. Workbooks and Excel-ready CSV are always saved so."),
 )}
 # fmt: on
 

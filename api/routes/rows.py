@@ -15,8 +15,11 @@ from api.http.rows_render import RENDERERS
 from api.http.rows_request import RowsRequestDep
 from api.metadata.urls import API_PREFIX
 from api.query import parse_key
+from api.query.selection import download_filename
 
 router = APIRouter(prefix=API_PREFIX, tags=["rows"])
+SAVED_FORMATS = frozenset({"xlsx"})
+"""Formats always saved as a named file (as is the Excel-ready CSV, `_bom=1`): never shown."""
 
 
 @router.get("/{package}/{version}/{resource}", include_in_schema=False)
@@ -25,8 +28,8 @@ async def read_rows(rows: RowsRequestDep) -> Response:
     asked, spec = rows.asked, rows.spec
     if asked.not_modified is not None:
         return asked.not_modified
-    if rows.query.download:
-        filename = f"{spec.package}-{spec.version}-{spec.resource}.{rows.fmt}"
+    if rows.query.download or rows.fmt in SAVED_FORMATS or rows.query.bom:
+        filename = download_filename(spec, rows.query, rows.fmt)
         asked.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return await RENDERERS[rows.fmt](rows)
 
