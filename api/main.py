@@ -16,9 +16,9 @@ from api.db.limiter import limit_concurrency
 from api.db.releases import Catalog
 from api.obs.middleware import Observe
 from api.routes import register_routes
-from api.routes.head import HeadAsGet
 from api.web.catch_all import CatchAll
 from api.web.cors import ProblemCors
+from api.web.head import HeadAsGet
 from api.web.host import ForwardedHost
 from api.web.limits import Limits, RequestLimits
 from api.web.request_id import HEADER as REQUEST_ID_HEADER

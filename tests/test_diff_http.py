@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from api.diff import diff_schemas
+from api.diff.schema import diff_schemas
 from api.ingest.release import folder_shape
 from tests.builders import write_schema_file_releases
 from tests.helpers import BASE_URL, FLAGSHIP, MakeDatabase, serving

@@ -14,7 +14,15 @@ from api.db.budget import QueryBudget
 from api.db.diffsource import LoadedDiffs, ordered_rows, ordered_select
 from api.db.engine import reader_engine
 from api.db.releases import Catalog
-from api.diff import RowChange, RowOrderError, change_record, csv_header, csv_row, diff_rows, tally
+from api.diff.rows import (
+    RowChange,
+    RowOrderError,
+    change_record,
+    csv_header,
+    csv_row,
+    diff_rows,
+    tally,
+)
 from api.ingest.release import (
     diff_folders,
     folder_rows,

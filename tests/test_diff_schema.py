@@ -7,20 +7,17 @@ from typing import Any
 
 import pytest
 
-from api.diff import (
+from api.diff.release import diff_releases
+from api.diff.rows import tally
+from api.diff.schema import (
     Bump,
-    ReleaseShape,
-    ResourcePair,
-    ResourceShape,
+    constraint_change,
     declared_bump,
-    diff_releases,
     diff_schemas,
     next_version,
     parse_bump,
-    release_shape,
-    tally,
 )
-from api.diff.schema import constraint_change
+from api.diff.shapes import ReleaseShape, ResourcePair, ResourceShape, release_shape
 
 Row = dict[str, Any]
 

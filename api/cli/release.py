@@ -18,7 +18,8 @@ from api.cli.shared import (
     settings_datasets_dir,
     shown_path,
 )
-from api.diff import Bump, ReleaseDiff, next_version, parse_bump
+from api.diff.release import ReleaseDiff
+from api.diff.schema import Bump, next_version, parse_bump
 from api.ingest.release import (
     ReleaseRefused,
     diff_folders,

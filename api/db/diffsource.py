@@ -20,17 +20,9 @@ from api.db.budget import QueryBudget
 from api.db.engine import time_limited
 from api.db.releases import Catalog, LoadedRelease
 from api.db.rows import RESULTS
-from api.diff import (
-    ReleaseDiff,
-    ReleaseShape,
-    ResourcePair,
-    RowChange,
-    RowCounts,
-    diff_releases,
-    diff_rows,
-    release_shape,
-    tally,
-)
+from api.diff.release import ReleaseDiff, diff_releases
+from api.diff.rows import RowChange, RowCounts, diff_rows, tally
+from api.diff.shapes import ReleaseShape, ResourcePair, release_shape
 from api.errors import BadQuery, ParamError
 from api.model import TableSpec
 from api.query.cursor import (

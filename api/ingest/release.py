@@ -19,18 +19,10 @@ from typing import Any
 
 import frictionless
 
-from api.diff import (
-    Bump,
-    ReleaseDiff,
-    ReleaseShape,
-    ResourcePair,
-    RowCounts,
-    RowOrderError,
-    diff_releases,
-    next_version,
-    release_shape,
-    tally,
-)
+from api.diff.release import ReleaseDiff, diff_releases
+from api.diff.rows import RowCounts, RowOrderError, tally
+from api.diff.schema import Bump, next_version
+from api.diff.shapes import ReleaseShape, ResourcePair, release_shape
 from api.ingest.changelog import add_entry, changelog_entry
 from api.ingest.descriptors import is_local_reference, local_path, read_json, resources_of
 from api.ingest.digest import file_digest

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.errors import BadQuery, ParamError
-from api.metadata import Agent, PackageFacts, package_facts, publisher_or_host
+from api.metadata.facts import Agent, PackageFacts, package_facts, publisher_or_host
 from api.metadata.urls import Links
 from api.metadata.vocab import NOT_SPECIFIED
 from api.model import ReleaseInfo

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from api.errors import ApiError
-from api.metadata import PackageFacts, iso_z, package_facts, utc
+from api.metadata.facts import PackageFacts, iso_z, package_facts, utc
 from api.metadata.urls import Links
 from api.metadata.vocab import FILE_FORMATS, label
 from api.model import ReleaseInfo

@@ -16,8 +16,8 @@ from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 from typing import Any
 
 from api.errors import plain, quoted
-from api.metadata import utc
 from api.metadata.ckan import CkanValidationError
+from api.metadata.facts import utc
 from api.timestamps import parse_timestamp
 
 DEFAULT_ROWS = 10

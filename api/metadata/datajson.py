@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from api.metadata import (
+from api.metadata.facts import (
     PackageFacts,
     contact_or_publisher,
     iso_z,

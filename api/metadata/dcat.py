@@ -22,7 +22,14 @@ from typing import Any
 from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
 
 from api.errors import NotAcceptable
-from api.metadata import (
+from api.metadata.dcat_paging import (
+    DEFAULT_PAGE_SIZE,
+    CatalogPage,
+    add_paging,
+    check_paging,
+    select_page,
+)
+from api.metadata.facts import (
     Agent,
     CatalogInfo,
     PackageFacts,
@@ -30,13 +37,6 @@ from api.metadata import (
     catalog_publisher,
     package_facts,
     utc,
-)
-from api.metadata.dcat_paging import (
-    DEFAULT_PAGE_SIZE,
-    CatalogPage,
-    add_paging,
-    check_paging,
-    select_page,
 )
 from api.metadata.rdf_nodes import stable_node
 from api.metadata.urls import Links

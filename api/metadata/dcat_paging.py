@@ -15,7 +15,7 @@ from datetime import datetime
 from rdflib import RDF, Graph, Literal, URIRef
 
 from api.errors import BadQuery, ParamError
-from api.metadata import iso_z, utc
+from api.metadata.facts import iso_z, utc
 from api.metadata.rdf_nodes import stable_node
 from api.metadata.urls import Links
 from api.metadata.vocab import DCT, HYDRA

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from api.metadata import (
+from api.metadata.citation import plain_citation
+from api.metadata.facts import (
     Agent,
     CatalogInfo,
     PackageFacts,
@@ -13,9 +14,8 @@ from api.metadata import (
     iso_z,
     package_facts,
 )
-from api.metadata.citation import plain_citation
 from api.metadata.urls import Links
-from api.metadata.vocab import COUNTRY_BOXES, FILE_FORMATS, code, label
+from api.metadata.vocab import FILE_FORMATS, code, extent, label
 from api.model import ReleaseInfo
 
 CONTEXT = "https://schema.org/"
@@ -44,8 +44,9 @@ def _place(iri: str) -> dict[str, Any]:
     name = label(iri)
     if name:
         place["name"] = name
-    if iri in COUNTRY_BOXES:
-        place["geo"] = {"@type": "GeoShape", "box": COUNTRY_BOXES[iri]}
+    box = extent(iri)
+    if box is not None:
+        place["geo"] = {"@type": "GeoShape", "box": box.schema_org_box}
     return place
 
 

@@ -1,5 +1,8 @@
 """Controlled vocabularies: licences, file and media types, EU Vocabularies concepts.
 
+The tables are general, none cut to the packages served: countries and languages are read from
+the ISO tables of `api.metadata.iso`.
+
 Every table maps an identifier we meet in descriptors (or emit) to what each output format needs:
 EU authority IRIs for DCAT-AP, labels and ISO codes for DCAT-US, CKAN licence ids, and so on.
 `vocabulary_graph` types the controlled IRIs a DCAT graph points at, because the DCAT-AP range
@@ -13,6 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
+
+from api.metadata import iso
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCT = Namespace("http://purl.org/dc/terms/")
@@ -212,48 +217,10 @@ THEMES = _table(
     },
 )
 
-LANGUAGES = _table(
-    "language",
-    {
-        "ENG": ("English", "en"),
-        "KHM": ("Khmer", "km"),
-        "FRA": ("French", "fr"),
-        "VIE": ("Vietnamese", "vi"),
-        "ZHO": ("Chinese", "zh"),
-        "THA": ("Thai", "th"),
-        "IND": ("Indonesian", "id"),
-        "JPN": ("Japanese", "ja"),
-        "KOR": ("Korean", "ko"),
-        "DEU": ("German", "de"),
-        "MSA": ("Malay", "ms"),
-        "LAO": ("Lao", "lo"),
-        "MYA": ("Burmese", "my"),
-        "SPA": ("Spanish", "es"),
-        "POR": ("Portuguese", "pt"),
-        "RUS": ("Russian", "ru"),
-        "ARA": ("Arabic", "ar"),
-    },
-)
-
-COUNTRIES = _table(
-    "country",
-    {
-        "KHM": ("Cambodia", "KH"),
-        "THA": ("Thailand", "TH"),
-        "VNM": ("Viet Nam", "VN"),
-        "LAO": ("Laos", "LA"),
-        "MMR": ("Myanmar/Burma", "MM"),
-        "CHN": ("China", "CN"),
-        "IDN": ("Indonesia", "ID"),
-        "MYS": ("Malaysia", "MY"),
-        "PHL": ("Philippines", "PH"),
-        "KOR": ("South Korea", "KR"),
-        "JPN": ("Japan", "JP"),
-    },
-)
-
-# Approximate bounding boxes (south west north east, WGS 84) for schema.org GeoShape.
-COUNTRY_BOXES: dict[str, str] = {f"{EU}country/KHM": "9.9 102.3 14.7 107.7"}
+# Countries and languages are read from the ISO tables (`api.metadata.iso`), keyed by their EU
+# authority codes: ISO 3166-1 alpha-3 for countries, ISO 639-2/T (as in 639-3) for languages.
+COUNTRY_SCHEME = f"{EU}country"
+LANGUAGE_SCHEME = f"{EU}language"
 
 # ISO 8601 repeating intervals are what DCAT-US 1.1 expects for accrualPeriodicity.
 FREQUENCIES = _table(
@@ -332,8 +299,6 @@ SCHEMES: dict[str, str] = {
 
 CONCEPTS: dict[str, Concept] = {
     **THEMES,
-    **LANGUAGES,
-    **COUNTRIES,
     **FREQUENCIES,
     **FILE_TYPES,
     **LICENCE_CONCEPTS,
@@ -355,16 +320,47 @@ RANGE_TYPES: dict[URIRef, URIRef] = {
 }
 
 
+def concept(iri: str) -> Concept | None:
+    """The concept a controlled IRI names: from the tables above or the ISO tables, else None."""
+    found = CONCEPTS.get(iri)
+    if found is not None:
+        return found
+    scheme, _, key = iri.rpartition("/")
+    if scheme == COUNTRY_SCHEME and (place := iso.country(key)) is not None:
+        return Concept(place.name, COUNTRY_SCHEME, place.alpha_2)
+    if scheme == LANGUAGE_SCHEME and (tongue := iso.language(key)) is not None:
+        return Concept(tongue.name, LANGUAGE_SCHEME, tongue.tag)
+    return None
+
+
+def known_iris() -> list[str]:
+    """Every controlled IRI we know: the tables above, every country, every ISO 639-1 language."""
+    countries = [f"{COUNTRY_SCHEME}/{key}" for key in iso.countries()]
+    languages = [
+        f"{LANGUAGE_SCHEME}/{key.upper()}"
+        for key, tongue in iso.languages().items()
+        if len(tongue.tag) == 2
+    ]
+    return [*CONCEPTS, *countries, *languages]
+
+
 def label(iri: str) -> str | None:
     """The English label of a controlled IRI we know, else None."""
-    concept = CONCEPTS.get(iri)
-    return concept.label if concept else None
+    found = concept(iri)
+    return found.label if found else None
 
 
 def code(iri: str) -> str | None:
-    """The code (ISO language, ISO country, ISO 8601 frequency) of a controlled IRI we know."""
-    concept = CONCEPTS.get(iri)
-    return concept.code if concept else None
+    """The code (BCP 47 language tag, ISO country, ISO 8601 frequency) of an IRI we know."""
+    found = concept(iri)
+    return found.code if found else None
+
+
+def extent(iri: str) -> iso.Extent | None:
+    """The approximate bounding box of a place IRI we know (an EU country), else None."""
+    scheme, _, key = iri.rpartition("/")
+    place = iso.country(key) if scheme == COUNTRY_SCHEME else None
+    return place.extent if place else None
 
 
 def vocabulary_graph(data: Graph | None = None) -> Graph:
@@ -378,7 +374,7 @@ def vocabulary_graph(data: Graph | None = None) -> Graph:
     graph = Graph()
     used: list[tuple[URIRef, URIRef]] = []
     if data is None:
-        used = [(URIRef(iri), _class_of(iri)) for iri in CONCEPTS]
+        used = [(URIRef(iri), _class_of(iri)) for iri in known_iris()]
         used += [(URIRef(iri), SKOS.ConceptScheme) for iri in SCHEMES]
         used += [(URIRef(fmt.media_type_iri), DCT.MediaType) for fmt in FILE_FORMATS.values()]
         used.append((SPDX.checksumAlgorithm_sha256, SPDX.ChecksumAlgorithm))
@@ -387,12 +383,12 @@ def vocabulary_graph(data: Graph | None = None) -> Graph:
             used += [(obj, cls) for obj in data.objects(None, prop) if isinstance(obj, URIRef)]
     for iri, cls in used:
         graph.add((iri, RDF.type, cls))
-        concept = CONCEPTS.get(str(iri))
-        if concept is not None:
+        known = concept(str(iri))
+        if known is not None:
             graph.add((iri, RDF.type, SKOS.Concept))
-            graph.add((iri, SKOS.prefLabel, Literal(concept.label, lang="en")))
-            graph.add((iri, SKOS.inScheme, URIRef(concept.scheme)))
-            graph.add((URIRef(concept.scheme), RDF.type, SKOS.ConceptScheme))
+            graph.add((iri, SKOS.prefLabel, Literal(known.label, lang="en")))
+            graph.add((iri, SKOS.inScheme, URIRef(known.scheme)))
+            graph.add((URIRef(known.scheme), RDF.type, SKOS.ConceptScheme))
     for scheme in sorted(set(graph.subjects(RDF.type, SKOS.ConceptScheme)), key=str):
         title = SCHEMES.get(str(scheme))
         if title is not None:
@@ -401,7 +397,7 @@ def vocabulary_graph(data: Graph | None = None) -> Graph:
 
 
 def _class_of(iri: str) -> URIRef:
-    scheme = CONCEPTS[iri].scheme
+    scheme = CONCEPTS[iri].scheme if iri in CONCEPTS else iri.rpartition("/")[0]
     return {
         f"{EU}data-theme": SKOS.Concept,
         f"{EU}language": DCT.LinguisticSystem,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.http import problems
+from api.http.docs import install_docs
+from api.http.openapi import Limits, install_openapi
+from api.http.page_response import install_assets
 from api.routes import (
     chart_files,
     ckan,
@@ -13,18 +17,16 @@ from api.routes import (
     harvest,
     health,
     pages,
-    problems,
+    problem_types,
     releases,
     rows,
     table_pages,
 )
-from api.routes.docs import install_docs
-from api.routes.openapi import Limits, install_openapi
 
 # Specific release routes first: `datapackage.json`, `validation.json` are not resources.
 ROUTERS = (
     health.router,
-    problems.router,
+    problem_types.router,
     pages.router,
     chart_files.router,
     diff_pages.router,
@@ -52,4 +54,4 @@ def register_routes(app: FastAPI) -> None:
     )
     install_openapi(app, app.state.catalog, limits=limits)
     install_docs(app)
-    pages.install_assets(app)
+    install_assets(app)

@@ -8,9 +8,10 @@ from fastapi.responses import Response
 
 from api.deps import ServingDep
 from api.errors import BadQuery, NotFound
+from api.http.caching import etag_for, not_modified
+from api.http.page_response import problem_page
 from api.render.chart_image import chart_document, png_of
-from api.routes.caching import etag_for, not_modified
-from api.routes.pages import PAGE_CACHE, problem_page, view_chart
+from api.routes.pages import PAGE_CACHE, view_chart
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from api.db.releases import Snapshot
 from api.deps import LinksDep, SnapshotDep
 from api.errors import plain
+from api.http.responses import JSONResponse
 from api.metadata.ckan import (
     CkanBadRequest,
     CkanError,
@@ -24,7 +25,6 @@ from api.metadata.ckan import (
 )
 from api.metadata.ckan_search import search_packages
 from api.metadata.urls import Links
-from api.routes.responses import JSONResponse
 
 router = APIRouter(tags=["ckan"], include_in_schema=False)
 CKAN_VERSION = "2.10.4"

@@ -9,11 +9,11 @@ from fastapi.responses import Response
 
 from api.db.releases import LoadedRelease
 from api.deps import LinksDep, SnapshotDep
+from api.http.answers import NOT_FOUND, RELEASE_ANSWERS, UNAVAILABLE, answers
+from api.http.release_request import ReleaseRequestDep
+from api.http.responses import JSONResponse
 from api.metadata.datapackage import release_descriptor
 from api.metadata.urls import API_PREFIX, Links
-from api.routes.answers import NOT_FOUND, RELEASE_ANSWERS, UNAVAILABLE, answers
-from api.routes.release_request import ReleaseRequestDep
-from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["datasets"])
 

@@ -2,91 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.config import Settings
-from api.db.budget import request_budget
-from api.db.diffsource import LoadedDiffs
 from api.db.limiter import run_blocking
-from api.db.releases import Catalog, LoadedRelease, Snapshot
-from api.deps import CatalogDep, EngineDep, LinksDep, SettingsDep, SnapshotDep
-from api.diff import ReleaseDiff, ResourceDiff, change_record, csv_header, csv_row
-from api.errors import BadQuery, NotFound, ParamError, quoted
-from api.metadata.urls import API_PREFIX, Links
-from api.query.controls import read_controls, read_size
+from api.deps import LinksDep, SettingsDep
+from api.diff.release import ReleaseDiff, ResourceDiff
+from api.diff.rows import change_record, csv_header, csv_row
+from api.errors import BadQuery, ParamError
+from api.http.answers import BAD_QUERY, RELEASE_ANSWERS, answers, bodies
+from api.http.caching import not_modified
+from api.http.diff_request import (
+    CONTROLS,
+    CSV_CONTROLS,
+    CsvDiffQueryDep,
+    DiffQueryDep,
+    ResolvedCsvDiffDep,
+    ResolvedDiffDep,
+    diff_headers,
+)
+from api.http.openapi_params import VERSION_PATTERN
+from api.http.responses import JSONResponse
+from api.metadata.urls import API_PREFIX
 from api.query.operators import Control
 from api.render.rows import MEDIA_TYPES, iter_csv
-from api.routes.answers import BAD_QUERY, RELEASE_ANSWERS, answers, bodies
-from api.routes.caching import IMMUTABLE, etag_for, not_modified
-from api.routes.openapi_params import VERSION_PATTERN
-from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["diff"])
 
-VERSION_HELP = "A release version such as 1.0.0, or latest."
-# fmt: off
-CONTROLS: dict[str, Control] = {control.key: control for control in (
-    Control("from", VERSION_HELP),
-    Control("to", VERSION_HELP),
-    Control("resource", "Only this resource."),
-    Control("_size", "Changes per page."),
-    Control("_next", "Page cursor."),
-)}
-# fmt: on
 DIFF_ANSWERS = answers(BAD_QUERY, RELEASE_ANSWERS)
-CSV_CONTROLS = {key: CONTROLS[key] for key in ("from", "to", "resource")}
-REQUIRED = {
-    "from": "the older release, a version such as 1.0.0 or latest",
-    "to": "the newer release, a version such as 1.1.0 or latest",
-    "resource": "the name of a resource of either release",
-}
-
-
-@dataclass(frozen=True)
-class DiffQuery:
-    """The query string of a diff."""
-
-    from_version: str
-    to_version: str
-    resource: str | None
-    size: int
-    next: str | None
-
-
-def read_diff_query(
-    params: Sequence[tuple[str, str]], *, csv: bool, default_size: int, max_size: int
-) -> DiffQuery:
-    """Read a diff query string; raise BadQuery listing every problem in it."""
-    controls = CSV_CONTROLS if csv else CONTROLS
-    given, errors = read_controls(params, controls, kind="a CSV diff" if csv else "a diff")
-    for key in ("from", "to", "resource") if csv else ("from", "to"):
-        if not given.get(key, [""])[0]:
-            message = f"{key} is required: {REQUIRED[key]}."
-            errors.append(ParamError(key, "missing-parameter", message))
-    size = default_size
-    if "_size" in given:
-        try:
-            size = read_size(given["_size"][0], max_size=max_size)
-        except BadQuery as problem:
-            errors.extend(problem.errors)
-    if errors:
-        raise BadQuery(errors)
-    return DiffQuery(
-        from_version=given["from"][0],
-        to_version=given["to"][0],
-        resource=given.get("resource", [None])[0],
-        size=size,
-        next=given.get("_next", [None])[0],
-    )
-
-
 VERSION_SCHEMA = {"type": "string", "pattern": VERSION_PATTERN}
 SCHEMAS: dict[str, dict[str, Any]] = {
     "from": VERSION_SCHEMA,
@@ -111,108 +58,6 @@ def _documented(controls: Mapping[str, Control], *, csv: bool) -> dict[str, Any]
         for control in controls.values()
     ]
     return {"parameters": parameters}
-
-
-async def get_diff_query(request: Request, settings: SettingsDep) -> DiffQuery:
-    """The query of a JSON diff."""
-    return read_diff_query(
-        request.query_params.multi_items(),
-        csv=False,
-        default_size=settings.default_page_size,
-        max_size=settings.max_page_size,
-    )
-
-
-async def get_csv_diff_query(request: Request, settings: SettingsDep) -> DiffQuery:
-    """The query of a CSV diff: one resource, every change."""
-    return read_diff_query(
-        request.query_params.multi_items(),
-        csv=True,
-        default_size=settings.default_page_size,
-        max_size=settings.max_page_size,
-    )
-
-
-DiffQueryDep = Annotated[DiffQuery, Depends(get_diff_query)]
-CsvDiffQueryDep = Annotated[DiffQuery, Depends(get_csv_diff_query)]
-
-
-@dataclass(frozen=True)
-class ResolvedDiff:
-    """The two releases a diff names, their diff, and the source to read row changes from."""
-
-    before: LoadedRelease
-    after: LoadedRelease
-    diff: ReleaseDiff
-    source: LoadedDiffs
-
-
-async def resolve_diff(
-    package: str,
-    query: DiffQuery,
-    snapshot: Snapshot,
-    catalog: Catalog,
-    engine: sa.Engine,
-    settings: Settings,
-) -> ResolvedDiff:
-    """The two releases a diff names, diffed; NotFound when a release or the resource is missing."""
-    before = snapshot.release(package, query.from_version)
-    after = snapshot.release(package, query.to_version)
-    # One budget for every query of the request: the row counts, then the changes shown.
-    source = LoadedDiffs(engine, catalog, budget=request_budget(settings))
-    diff = await run_blocking(engine, source.diff, before, after)
-    if query.resource is not None and diff.resource(query.resource) is None:
-        names = ", ".join(r.name for r in diff.resources)
-        raise NotFound(
-            f"neither {package} {diff.from_version} nor {diff.to_version} has a resource"
-            f" {quoted(query.resource)} (resources: {names})"
-        )
-    return ResolvedDiff(before, after, diff, source)
-
-
-async def get_resolved_diff(
-    package: str,
-    query: DiffQueryDep,
-    snapshot: SnapshotDep,
-    catalog: CatalogDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-) -> ResolvedDiff:
-    """The releases and resource a JSON diff names, diffed; NotFound when one is missing."""
-    return await resolve_diff(package, query, snapshot, catalog, engine, settings)
-
-
-async def get_resolved_csv_diff(
-    package: str,
-    query: CsvDiffQueryDep,
-    snapshot: SnapshotDep,
-    catalog: CatalogDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-) -> ResolvedDiff:
-    """The releases and resource a CSV diff names, diffed; NotFound when one is missing."""
-    return await resolve_diff(package, query, snapshot, catalog, engine, settings)
-
-
-ResolvedDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_diff)]
-ResolvedCsvDiffDep = Annotated[ResolvedDiff, Depends(get_resolved_csv_diff)]
-
-
-def diff_headers(
-    request: Request,
-    resolved: ResolvedDiff,
-    query: DiffQuery,
-    *,
-    links: Links,
-    max_age: int,
-    variant: str,
-) -> dict[str, str]:
-    """The ETag and Cache-Control of a diff: immutable when both releases are pinned."""
-    before, after = resolved.before, resolved.after
-    url = links.at(request.url.path, request.url.query)
-    etag = etag_for(after, url, variant=f"diff:{before.content_hash}:{variant}")
-    pinned = "latest" not in (query.from_version, query.to_version)
-    return {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else f"public, max-age={max_age}"}
 
 
 @router.get(

@@ -12,13 +12,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Serving, ServingDep
-from api.diff import ADDED, REMOVED, ReleaseDiff, RowChange, SchemaChange
+from api.diff.release import ReleaseDiff
+from api.diff.rows import ADDED, REMOVED, RowChange
+from api.diff.schema import SchemaChange
 from api.diff.shapes import show_value
 from api.errors import BadQuery, NotFound
-from api.routes.caching import not_modified
-from api.routes.diff import diff_headers, read_diff_query, resolve_diff
-from api.routes.page_data import as_text
-from api.routes.pages import html, problem_page
+from api.http.caching import not_modified
+from api.http.diff_request import diff_headers, read_diff_query, resolve_diff
+from api.http.page_data import as_text
+from api.http.page_response import html, problem_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

@@ -10,13 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.deps import LinksDep, SnapshotDep
 from api.errors import BadQuery, ParamError
+from api.http.answers import BAD_QUERY, UNAVAILABLE, answers, bodies
 from api.metadata.datajson import build_data_json
 from api.metadata.datapackage import root_descriptor
 from api.metadata.dcat import MEDIA_TYPES, build_catalog_graph, serialize_catalog
 from api.metadata.dcat_paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from api.metadata.urls import PATHS, package_route
 from api.render.rows import dump_json
-from api.routes.answers import BAD_QUERY, UNAVAILABLE, answers, bodies
 from api.timestamps import parse_timestamp
 
 router = APIRouter(tags=["metadata"])

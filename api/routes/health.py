@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.db.engine import database_unavailable
 from api.deps import CatalogDep, EngineDep
 from api.errors import ApiError
-from api.routes.answers import problem
+from api.http.answers import problem
 
 router = APIRouter(tags=["health"])
 

@@ -2,62 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from api.db.releases import LoadedRelease
 from api.deps import LinksDep, ServingDep, SnapshotDep
-from api.errors import ApiError, BadQuery, NotFound
+from api.errors import BadQuery, NotFound
+from api.http import page_data
+from api.http.page_response import html, problem_page
 from api.metadata.citation import FORMATS, plain_citation, render_citation
 from api.metadata.schemaorg import catalog_jsonld, dataset_jsonld
 from api.metadata.urls import Links
 from api.model import FieldSpec, ReleaseInfo
 from api.render.charts import read_views
-from api.render.html import jsonld, markdown, render_page
-from api.routes import page_data
+from api.render.html import markdown
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
-ASSETS = Path(__file__).resolve().parent.parent / "static"
 PAGE_CACHE = "public, max-age=300"
-
-
-def install_assets(app: FastAPI) -> None:
-    """Serve the pages' stylesheet and script from the package."""
-    app.mount("/static/site", StaticFiles(directory=ASSETS), name="site-assets")
-
-
-def html(
-    template: str,
-    *,
-    links: Links,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-    document: dict[str, Any] | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    """A rendered page."""
-    body = render_page(template, links=links, jsonld_block=jsonld(document), **context)
-    return HTMLResponse(body, status_code=status, headers=headers)
-
-
-def problem_page(error: ApiError, links: Links) -> HTMLResponse:
-    """An error as a page, with the status the API gives it."""
-    titles = {400: "This query cannot be read", 404: "Not found"}
-    errors = [e.as_dict() for e in error.errors] if isinstance(error, BadQuery) else []
-    return html(
-        "error.html",
-        links=links,
-        status=error.status,
-        title=titles.get(error.status, "Something went wrong"),
-        detail=error.detail(),
-        errors=errors,
-    )
 
 
 def _summary(info: ReleaseInfo) -> str:

@@ -11,12 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.db.files import iter_resource_file, read_validation_report
+from api.http.answers import BAD_QUERY, RELEASE_ANSWERS, answers, bodies
+from api.http.release_request import ReleaseRequestDep
+from api.http.responses import JSONResponse
 from api.metadata.citation import FORMATS, citation_format, render_citation
 from api.metadata.urls import API_PREFIX
 from api.render.archive import iter_release_zip, readme_text
-from api.routes.answers import BAD_QUERY, RELEASE_ANSWERS, answers, bodies
-from api.routes.release_request import ReleaseRequestDep
-from api.routes.responses import JSONResponse
 
 router = APIRouter(prefix=API_PREFIX, tags=["releases"])
 

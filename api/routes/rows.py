@@ -9,13 +9,13 @@ from api.db.budget import request_budget
 from api.db.rows import RowReader
 from api.deps import ServingDep
 from api.errors import BadQuery, NotFound, ParamError, plain, quoted
+from api.http.release_request import release_request
+from api.http.responses import JSONResponse
+from api.http.rows_render import RENDERERS
+from api.http.rows_request import RowsRequestDep
 from api.metadata.urls import API_PREFIX
 from api.query import parse_key
 from api.query.selection import download_filename
-from api.routes.release_request import release_request
-from api.routes.responses import JSONResponse
-from api.routes.rows_render import RENDERERS
-from api.routes.rows_request import RowsRequestDep
 
 router = APIRouter(prefix=API_PREFIX, tags=["rows"])
 SAVED_FORMATS = frozenset({"xlsx"})

@@ -15,12 +15,12 @@ from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.deps import Serving, ServingDep
 from api.errors import BadQuery, NotFound, quoted
+from api.http import page_data
+from api.http.page_response import html, problem_page
+from api.http.release_request import release_request
 from api.metadata.citation import plain_citation
 from api.model import TableSpec
 from api.query import OPERATORS, operators_for, parse_key, parse_row_query, prepare_page
-from api.routes import page_data
-from api.routes.pages import html, problem_page
-from api.routes.release_request import release_request
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

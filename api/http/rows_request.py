@@ -11,10 +11,10 @@ from api.db.budget import request_budget
 from api.db.rows import RowReader
 from api.deps import ServingDep
 from api.errors import NotAcceptable, quoted
+from api.http.release_request import ReleaseRequest, release_request
 from api.model import TableSpec
 from api.query import Plan, RowQuery, prepare_page
 from api.render.rows import MEDIA_TYPES, negotiate
-from api.routes.release_request import ReleaseRequest, release_request
 
 ROW_FORMATS = ("json", "csv", "ndjson", "xlsx")
 

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from api.config import Settings
 from api.db.releases import LoadedRelease, Snapshot
 from api.deps import Serving, ServingDep
+from api.http.caching import etag_for, not_modified, pinned_path, release_headers
 from api.metadata.urls import Links
 from api.model import ReleaseInfo
-from api.routes.caching import etag_for, not_modified, pinned_path, release_headers
 
 
 @dataclass(frozen=True)

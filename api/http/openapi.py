@@ -11,20 +11,20 @@ from fastapi.openapi.utils import get_openapi
 
 from api.db.releases import Catalog
 from api.fieldtypes import type_of
-from api.metadata.urls import PATHS
-from api.model import FieldSpec, TableSpec
-from api.query.expand import expandable
-from api.render.page import page_schema as rows_page_schema
-from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
-from api.routes import answers
-from api.routes.answers import problem
-from api.routes.openapi_params import (
+from api.http import answers
+from api.http.answers import problem
+from api.http.openapi_params import (
     control_parameters,
     filter_parameters,
     parameter,
     possible_value,
     version_parameter,
 )
+from api.metadata.urls import PATHS
+from api.model import FieldSpec, TableSpec
+from api.query.expand import expandable
+from api.render.page import page_schema as rows_page_schema
+from api.render.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

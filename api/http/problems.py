@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,30 +17,10 @@ from api.errors import (
     MAX_PROBLEM_ERRORS,
     ApiError,
     BadQuery,
-    NotFound,
     ParamError,
-    problem_types,
-    quoted,
 )
-from api.routes.responses import JSONResponse, ProblemResponse
+from api.http.responses import ProblemResponse
 from api.web.request_id import request_id_of
-
-router = APIRouter(tags=["problems"], include_in_schema=False)
-
-
-@router.get("/problems/{code}")
-async def problem_type(code: str) -> Response:
-    """What a problem `type` means: the page its URI resolves to."""
-    kind = problem_types().get(code)
-    if kind is None:
-        raise NotFound(f"no problem type {quoted(code)}")
-    body = {
-        "type": f"/problems/{kind.code}",
-        "title": kind.title,
-        "status": kind.status,
-        "description": " ".join((kind.__doc__ or "").split()),
-    }
-    return JSONResponse(body)
 
 
 def problem_response(

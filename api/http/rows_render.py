@@ -14,6 +14,8 @@ from api.db.limiter import run_blocking
 from api.db.releases import LoadedRelease
 from api.db.rows import RowReader
 from api.errors import ExportTooLarge
+from api.http.responses import JSONResponse
+from api.http.rows_request import RowsRequest
 from api.metadata.citation import plain_citation
 from api.model import FieldSpec
 from api.obs.metrics import ROWS_SERVED, count_batches, count_rows
@@ -21,8 +23,6 @@ from api.query import RowQuery
 from api.render.page import RowsPage
 from api.render.rows import MEDIA_TYPES, RowShape, iter_ndjson, iter_stored_csv, json_shape
 from api.render.xlsx import xlsx_bytes
-from api.routes.responses import JSONResponse
-from api.routes.rows_request import RowsRequest
 
 RAW_FILE_PARAMS = frozenset({"_dl"})
 
