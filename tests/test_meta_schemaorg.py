@@ -35,7 +35,7 @@ def test_dataset_triples_a_crawler_needs(releases, monkeypatch) -> None:
     assert creators and all(graph.value(c, SDO.name) for c in creators)
     place = graph.value(dataset, SDO.spatialCoverage)
     assert graph.value(place, SDO.name) == Literal("Cambodia")
-    assert graph.value(graph.value(place, SDO.geo), SDO.box) == Literal("9.9 102.3 14.7 107.7")
+    assert graph.value(graph.value(place, SDO.geo), SDO.box) == Literal("10.4 102.3 14.8 107.7")
     variables = list(graph.objects(dataset, SDO.variableMeasured))
     fields = sum(len(r["schema"]["fields"]) for r in releases[-1].descriptor["resources"])
     assert len(variables) == fields
@@ -83,7 +83,7 @@ def test_demo_dataset_whole_body() -> None:
         "spatialCoverage": [{
             "@type": "Place", "sameAs": "http://publications.europa.eu/resource/authority/"
                                         "country/KHM",
-            "name": "Cambodia", "geo": {"@type": "GeoShape", "box": "9.9 102.3 14.7 107.7"}}],
+            "name": "Cambodia", "geo": {"@type": "GeoShape", "box": "10.4 102.3 14.8 107.7"}}],
         "variableMeasured": [
             {"@type": "PropertyValue", "name": "month", "alternateName": "Month"},
             {"@type": "PropertyValue", "name": "count", "description": "People counted.",

@@ -1,9 +1,11 @@
 """Countries (ISO 3166-1) and languages (ISO 639) as the standards list them, for every package.
 
 Names and codes come from pycountry (the iso-codes tables). A country's extent comes from
-`country_extents.csv`: the bounding box of its GADM 4.1 boundary (as tabulated by the
-django-countries-geoextent project), rounded outward to 0.1 degree, so it is approximate and
-never smaller than the country. Hong Kong and Macao have no row: GADM draws them within China.
+`country_extents.csv`: the bounding box of its Natural Earth 1:50m map subunits (public domain;
+`ne_50m_admin_0_map_subunits`, as tabulated by the country-bounding-boxes package), joined per
+ISO 3166-1 alpha-3 code (Natural Earth's `PSX` is Palestine, `PSE`) and rounded outward to 0.1
+degree, so it is approximate and never smaller than the outline at that scale. Four countries
+too small to be drawn at 1:50m have no row: BVT, GIB, TUV, UMI.
 """
 
 from __future__ import annotations
