@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +42,8 @@ from common import (
     write_section,
 )
 from mixed_urls import Catalog, mixed_urls
-from serve import DEFAULT_ROWS, Server, datasets_dir, free_port, running
+from serve_databases import DEFAULT_ROWS, datasets_dir
+from serve_servers import Server, free_port, running
 from workload import Played, play, write_urls
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -224,7 +225,7 @@ def run_target(target: Target, args: argparse.Namespace) -> Outcome:
               f" p50 {played.p50_ms:.1f} ms, p99 {played.p99_ms:.1f} ms; non-2xx/3xx:"
               f" {played.failed_text()}; socket errors: {played.socket_text()}", flush=True)
         logged, samples = logged_failures(log, classes)
-        played.statuses = logged_statuses(log)
+        played = replace(played, statuses=logged_statuses(log))
         if sum(played.failed.values()) != played.errors["status"]:
             print(f"  the access log counts {sum(played.failed.values()):,} non-2xx/3xx answers,"
                   f" wrk {played.errors['status']:,}", flush=True)

@@ -139,3 +139,39 @@ def test_a_served_request_is_one_json_line(flagship_url: str) -> None:
     assert any(e["logger"].startswith("uvicorn") for e in entries)
     # No worker was taken for hung and restarted while it was still importing the service.
     assert not [e for e in entries if "died" in str(e["message"])]
+
+
+@pytest.mark.anyio
+async def test_a_client_gone_before_the_status_line_is_logged_499_not_500(
+    flagship_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A streamed export stops when its client leaves first: nginx's 499, never a 500."""
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    app = create_app(flagship_settings)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": f"/v1/datasets/{FLAGSHIP}/latest/figures.csv",
+        "raw_path": f"/v1/datasets/{FLAGSHIP}/latest/figures.csv".encode(),
+        "query_string": b"metric=foreigners_deported",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"accept-encoding", b"identity")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    async with app.router.lifespan_context(app):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert [m for m in sent if m["type"] == "http.response.start"] == []
+    (line,) = access_lines(caplog)
+    assert line["status"] == 499

@@ -18,6 +18,9 @@ from api.obs.metrics import (
 VERSION_HEADER = b"x-dataset-version"
 
 
+CLIENT_CLOSED = 499
+
+
 class Observe:
     """Answer `/metrics`; count, time and log every other HTTP request once it is answered.
 
@@ -39,7 +42,14 @@ class Observe:
             return
         started = time.perf_counter()
         method = scope["method"]  # before HEAD is run as GET
-        status, fmt, size, version = 500, "other", 0, None
+        status, fmt, size, version = 0, "other", 0, None
+        gone = False  # the client left before an answer started
+
+        async def observing_receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def observing_send(message: Message) -> None:
             nonlocal status, fmt, size, version
@@ -55,8 +65,12 @@ class Observe:
             await send(message)
 
         try:
-            await self.app(scope, receive, observing_send)
+            await self.app(scope, observing_receive, observing_send)
         finally:
+            if not status:
+                # No answer started: 499 (nginx's "client closed request") when the client left
+                # first, which stops a streamed export before its status line; else 500.
+                status = CLIENT_CLOSED if gone else 500
             seconds = time.perf_counter() - started
             route = route_template(scope)
             record_request(
