@@ -106,11 +106,6 @@ def _one(connection: sa.Connection, select: sa.Select[Any]) -> Any:
     return connection.execute(select).scalar_one()
 
 
-def _scan_kw(build: Callable[..., sa.Select[Any]]) -> Callable[[bool], sa.Select[Any]]:
-    """`build(scan=...)` as a function of whether to scan."""
-    return lambda scan: build(scan=scan)
-
-
 def _field(spec: TableSpec, name: str) -> FieldSpec:
     found = spec.field(name)
     if found is None:
@@ -150,19 +145,20 @@ class RowReader:
 
     def _planned_or_scan(
         self,
-        build: Callable[[bool], sa.Select[Any]],
+        build: Callable[..., sa.Select[Any]],
         read: Callable[[sa.Connection, sa.Select[Any]], T],
         at_most: float | None = None,
     ) -> T:
-        """Read `build(False)` as planned; past PLANNED_CPU_SECONDS, read `build(True)` instead.
+        """Read `build(scan=False)`; past PLANNED_CPU_SECONDS, read `build(scan=True)` instead.
 
-        :param build: the select, given whether it must scan the table.
+        :param build: the select, given `scan=` whether it must scan the table (the builders
+            of `api.query.build` all take it).
         """
         if self._may_scan() and not self.scanning:
             with contextlib.suppress(PlanAbandoned):
-                return self._run(build(False), read, at_most, PLANNED_CPU_SECONDS)
+                return self._run(build(scan=False), read, at_most, PLANNED_CPU_SECONDS)
             self.scanning = True
-        return self._run(build(self.scanning), read, at_most)
+        return self._run(build(scan=self.scanning), read, at_most)
 
     def _run(
         self,
@@ -199,7 +195,7 @@ class RowReader:
         if fetched is None:
             planned = plan.select
 
-            def build(scan: bool) -> sa.Select[Any]:
+            def build(*, scan: bool) -> sa.Select[Any]:
                 if not scan:
                     return planned
                 return build_select(
@@ -294,9 +290,7 @@ class RowReader:
         cached = RESULTS.get(key)
         if cached is None:
             build = functools.partial(build_count, self.spec, query)
-            counted = await run_blocking(
-                self.engine, self._planned_or_scan, _scan_kw(build), _one, at_most
-            )
+            counted = await run_blocking(self.engine, self._planned_or_scan, build, _one, at_most)
             cached = int(counted)
             RESULTS.put(key, cached)
         return int(cached)
@@ -313,7 +307,7 @@ class RowReader:
         if cached is not None:
             return int(cached), True
         build = functools.partial(build_bounded_count, self.spec, query, bound)
-        counted = int(await run_blocking(self.engine, self._planned_or_scan, _scan_kw(build), _one))
+        counted = int(await run_blocking(self.engine, self._planned_or_scan, build, _one))
         return counted, counted < bound
 
     async def facet(self, query: RowQuery, column: str) -> list[dict[str, Any]]:
@@ -323,9 +317,7 @@ class RowReader:
         if cached is None:
             build = functools.partial(build_facet, self.spec, query, column, limit=FACET_SIZE + 1)
             limit = self.budget.facet_seconds
-            rows = await run_blocking(
-                self.engine, self._planned_or_scan, _scan_kw(build), _all, limit
-            )
+            rows = await run_blocking(self.engine, self._planned_or_scan, build, _all, limit)
             cached = [{"value": value, "count": count} for value, count in rows]
             RESULTS.put(key, cached)
         return list(cached)
