@@ -108,32 +108,26 @@ def server(target: Target, workers: int) -> Server:
     )
 
 
+def access_entries(log: Path) -> list[tuple[str, int]]:
+    """The URL and status of every answer in the server's access log, read once."""
+    found = (_access_entry(line) for line in log.read_text(errors="replace").splitlines())
+    return [entry for entry in found if entry is not None]
+
+
 def logged_failures(
-    log: Path, classes: dict[str, str]
+    entries: list[tuple[str, int]], classes: dict[str, str]
 ) -> tuple[Counter[tuple[str, int]], dict[tuple[str, int], list[str]]]:
-    """4xx and 5xx answers in the server's access log, by URL class and status, with samples."""
+    """4xx and 5xx answers of the access log, by URL class and status, with samples."""
     counts: Counter[tuple[str, int]] = Counter()
     samples: dict[tuple[str, int], list[str]] = {}
-    for line in log.read_text(errors="replace").splitlines():
-        entry = _access_entry(line)
-        if entry is None or entry[1] < 400:
+    for url, status in entries:
+        if status < 400:
             continue
-        url, status = entry
         key = (classes.get(_normal(url), "unknown"), status)
         counts[key] += 1
         if len(samples.setdefault(key, [])) < 5 and url not in samples[key]:
             samples[key].append(url)
     return counts, samples
-
-
-def logged_statuses(log: Path) -> dict[int, int]:
-    """Every answer in the server's access log, counted by status."""
-    counts: Counter[int] = Counter()
-    for line in log.read_text(errors="replace").splitlines():
-        entry = _access_entry(line)
-        if entry is not None:
-            counts[entry[1]] += 1
-    return dict(counts)
 
 
 def _access_entry(line: str) -> tuple[str, int] | None:
@@ -224,8 +218,9 @@ def run_target(target: Target, args: argparse.Namespace) -> Outcome:
         print(f"{target.label}: {played.requests:,} requests, {played.rps:,.1f} req/s,"
               f" p50 {played.p50_ms:.1f} ms, p99 {played.p99_ms:.1f} ms; non-2xx/3xx:"
               f" {played.failed_text()}; socket errors: {played.socket_text()}", flush=True)
-        logged, samples = logged_failures(log, classes)
-        played = replace(played, statuses=logged_statuses(log))
+        entries = access_entries(log)
+        logged, samples = logged_failures(entries, classes)
+        played = replace(played, statuses=dict(Counter(status for _, status in entries)))
         if sum(played.failed.values()) != played.errors["status"]:
             print(f"  the access log counts {sum(played.failed.values()):,} non-2xx/3xx answers,"
                   f" wrk {played.errors['status']:,}", flush=True)
