@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from api.config import Settings
 from api.db import rows as rows_module
-from api.db.engine import reader_engine
+from api.db.engine import reader_engine, time_limited
 from api.db.limiter import limit_concurrency, run_blocking
 from api.query import parse_row_query
 from api.query.build import build_bounded_count, build_facet, build_select
@@ -32,6 +32,11 @@ pytestmark = pytest.mark.anyio
 ROWS = 60_000
 PROVINCES = [f"KH-{n}" for n in range(1, 26)]
 PAGE = "/v1/datasets/wide/1.0.0/cases.json"
+# Thousands of SQLite steps: a limit that had counted the wait would stop it at once.
+COUNTED = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)"
+    " SELECT count(*) FROM c"
+)
 UNINDEXED = re.compile(r"[\s(,]\+\"?[a-z_]")  # `+column`, as api.query.scan writes it
 
 
@@ -257,3 +262,34 @@ async def test_blocking_calls_of_an_engine_wait_their_turn(sqlite_engine: sa.Eng
         assert len(running) == 2
         release.set()
     assert most == 2 and not running
+
+
+async def test_a_query_limit_counts_its_run_not_its_wait_for_a_slot(
+    sqlite_engine: sa.Engine,
+) -> None:
+    """A query queued behind a slow call for longer than its limit still runs in full."""
+    limit_concurrency(sqlite_engine, 1)
+    release = anyio.Event()
+    holding = anyio.Event()
+
+    def slow() -> None:
+        anyio.from_thread.run_sync(holding.set)
+        anyio.from_thread.run(release.wait)
+
+    def quick() -> int:
+        with sqlite_engine.connect() as connection, time_limited(connection, 0.05):
+            return int(connection.exec_driver_sql(COUNTED).scalar_one())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_blocking, sqlite_engine, slow)
+        await holding.wait()
+        waited: list[int] = []
+
+        async def queued() -> None:
+            waited.append(await run_blocking(sqlite_engine, quick))
+
+        group.start_soon(queued)
+        await anyio.sleep(0.2)  # four times the query's limit, spent waiting for the slot
+        assert waited == []
+        release.set()
+    assert waited == [20_000]
