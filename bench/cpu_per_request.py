@@ -5,11 +5,17 @@ load on the machine does not count; compares two versions of the code fairly on 
 Start `opendata serve` on the 1M-row release first (bench/serve.py's data), then:
 
     .venv/bin/python bench/cpu_per_request.py http://127.0.0.1:8350 PID [REQUESTS]
+    .venv/bin/python bench/cpu_per_request.py http://127.0.0.1:8350 PID --urls FILE [COUNT]
+
+With `--urls`, FILE holds `class<TAB>path` lines (as bench/mixed.lua reads them): COUNT of
+its distinct paths (300 by default, a seeded sample) are fetched one at a time, and the mean
+and the dearest of their CPU costs are printed.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import sys
 
@@ -29,9 +35,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def per_url(base: str, pid: int, urls: str, count: int) -> None:
+    """Print the mean and the dearest server CPU of `count` distinct URLs of a list."""
+    with open(urls, encoding="utf-8") as handle:
+        paths = sorted({line.rstrip("\n").split("\t")[-1] for line in handle if line.strip()})
+    chosen = random.Random(1).sample(paths, min(count, len(paths)))
+    costs = []
+    with httpx.Client(base_url=base, timeout=120, headers={"Accept-Encoding": "identity"}) as c:
+        for path in chosen:
+            before = cpu_seconds(pid)
+            status = c.get(path).status_code
+            costs.append((cpu_seconds(pid) - before, status, path))
+    costs.sort(reverse=True)
+    failed = sum(1 for _, status, _ in costs if not 200 <= status < 400)
+    print(f"{len(costs)} URLs: {statistics.mean(c for c, _, _ in costs) * 1000:.0f} ms CPU on"
+          f" average, {failed} non-2xx/3xx; dearest:")
+    for cost, status, path in costs[:5]:
+        print(f"  {cost * 1000:6.0f} ms  {status}  {path}")
+
+
 def main(argv: list[str]) -> None:
     """Print the CPU of one page request (averaged) and of one export (median of 3)."""
     base, pid = argv[0], int(argv[1])
+    if len(argv) > 2 and argv[2] == "--urls":
+        per_url(base, pid, argv[3], int(argv[4]) if len(argv) > 4 else 300)
+        return
     requests = int(argv[2]) if len(argv) > 2 else 2000
     headers = {"Accept-Encoding": "identity"}
     with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
