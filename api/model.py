@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -71,6 +71,23 @@ class ForeignKey:
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """The number of rows of a table for each combination of values of some of its columns.
+
+    Built by the loader for a large table whose indexed columns take few combinations: a count
+    or facet that filters on those columns alone sums `count` over the matching combinations.
+    """
+
+    table: sa.Table
+    columns: frozenset[str]
+    count: str
+
+    def covers(self, names: Iterable[str]) -> bool:
+        """Whether every one of these columns is a column of the rollup."""
+        return self.columns.issuperset(names)
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """A (package, version, resource) that is loaded and queryable as `table`."""
 
@@ -87,6 +104,7 @@ class TableSpec:
     # Foreign-key columns whose referenced table is small enough to know every key of.
     references: Mapping[str, Reference] = field(default_factory=dict)
     foreign_keys: tuple[ForeignKey, ...] = ()
+    rollup: Rollup | None = None
 
     def foreign_key(self, name: str) -> ForeignKey | None:
         """The foreign key that field `name` is part of (the one-field key first), or None."""

@@ -12,10 +12,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from api.db.registry import FieldDef, Release, Resource, table_of
-from api.db.sqltypes import build_table
+from api.db.sqltypes import ROLLUP_COUNT, build_rollup_table, build_table, rollup_table_name
 from api.errors import NotFound, quoted
 from api.lru import LockedLRU
-from api.model import FieldSpec, ForeignKey, Reference, ReleaseInfo, ResourceInfo, TableSpec
+from api.model import (
+    FieldSpec,
+    ForeignKey,
+    Reference,
+    ReleaseInfo,
+    ResourceInfo,
+    Rollup,
+    TableSpec,
+)
 
 T = TypeVar("T")
 DERIVED_SIZE = 256  # documents kept per snapshot (catalog pages, CKAN dicts, descriptors)
@@ -206,6 +214,18 @@ def _references(
     return found
 
 
+def _rollup(
+    inspector: sa.Inspector, table_name: str, descriptors: list[dict[str, Any]]
+) -> Rollup | None:
+    """The rollup the loader stored beside a table (`api.ingest.rollup`), or None."""
+    name = rollup_table_name(table_name)
+    if not inspector.has_table(name):
+        return None
+    columns = {c["name"] for c in inspector.get_columns(name)} - {ROLLUP_COUNT}
+    table = build_rollup_table(sa.MetaData(), table_name, descriptors, columns)
+    return Rollup(table=table, columns=frozenset(columns), count=ROLLUP_COUNT)
+
+
 def _table_spec(
     connection: sa.Connection,
     release: LoadedRelease,
@@ -244,6 +264,7 @@ def _table_spec(
     }
     foreign_keys = _foreign_keys(connection, release, resource) if follow else ()
     return TableSpec(
+        rollup=_rollup(inspector, row.table_name, descriptors),
         indexed=frozenset(leading | set(primary_key[:1])),
         package=release.info.package,
         version=release.info.version,

@@ -25,6 +25,7 @@ from api.query.build import (
     build_facet,
     build_row,
     build_select,
+    counted_by_rollup,
 )
 from api.query.grammar import RowQuery
 
@@ -263,11 +264,12 @@ class RowReader:
 
         A bounded count stops at `count_budget_rows`: past it the total is that number, a lower
         bound (more than it match), so a page of a large selection does not wait for its count.
+        A count the table's rollup gives is exact at no such cost.
         """
         if query.count == "none":
             return None, None
         cap = self.count_budget_rows
-        if query.count == "exact" or cap is None:
+        if query.count == "exact" or cap is None or counted_by_rollup(self.spec, query):
             return await self.count(query), True
         key = _cache_key("bounded", self.engine, self.spec, query, str(cap))
         cached = RESULTS.get(key)
@@ -306,6 +308,8 @@ class RowReader:
         cached = RESULTS.get(_cache_key("count", self.engine, self.spec, query))
         if cached is not None:
             return int(cached), True
+        if counted_by_rollup(self.spec, query):
+            return await self.count(query), True
         build = functools.partial(build_bounded_count, self.spec, query, bound)
         counted = int(await run_blocking(self.engine, self._planned_or_scan, build, _one))
         return counted, counted < bound

@@ -1,4 +1,4 @@
-"""The Core table of a resource, its columns typed from the field-type registry."""
+"""The Core table of a resource, its columns typed from the field-type registry, and its rollup."""
 
 from __future__ import annotations
 
@@ -38,3 +38,36 @@ def build_table(
             )
         )
     return sa.Table(table_name, metadata, *columns)
+
+
+ROLLUP_COUNT = "od_rows"
+"""The column of a rollup table that holds each combination's number of rows."""
+
+
+def rollup_table_name(table_name: str) -> str:
+    """The name of the rollup of a data table: `c_...` beside its `d_...`."""
+    return f"c{table_name[1:]}"
+
+
+def build_rollup_table(
+    metadata: sa.MetaData,
+    table_name: str,
+    fields: Iterable[Mapping[str, Any]],
+    columns: Iterable[str],
+    *,
+    ddl: bool = False,
+) -> sa.Table:
+    """Build the Core table of a data table's row counts by `columns` (see `api.model.Rollup`).
+
+    The columns keep the types (and, with `ddl`, the collations) of the data table, so a filter
+    compares their values exactly as it compares the table's.
+    """
+    kept = set(columns)
+    chosen = [{**f, "constraints": {}} for f in fields if f["name"] in kept]
+    shape = build_table(sa.MetaData(), table_name, chosen, (), ddl=ddl)
+    return sa.Table(
+        rollup_table_name(table_name),
+        metadata,
+        *(sa.Column(c.name, c.type, nullable=True) for c in shape.columns),
+        sa.Column(ROLLUP_COUNT, sa.BigInteger, nullable=False),
+    )

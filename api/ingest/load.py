@@ -31,6 +31,7 @@ from api.ingest.fastpath import FastPathRefused, stored_batches
 from api.ingest.indexes import create_declared_indexes, declared_indexes
 from api.ingest.paths import resource_path_errors
 from api.ingest.progress import RowProgress
+from api.ingest.rollup import RollupCounter, create_rollup, rollup_columns
 from api.ingest.sqlwrite import (
     binders_for,
     dangling_keys,
@@ -121,23 +122,27 @@ def _create_table(
 
 def _index_and_analyze(
     connection: sa.Connection, table: sa.Table, resource: frictionless.Resource
-) -> None:
+) -> list[tuple[str, ...]]:
     """Build the filter and sort indexes once the rows are in (the package's declared ones too),
-    then gather planner statistics.
+    then gather planner statistics; return the column lists of the indexes built.
 
     A column that leads a declared index gets no index of its own: the declared one serves its
     filters and sorts as well, and each index built costs a pass over the rows and a sort.
     """
-    led = {columns[0] for columns in declared_indexes(resource)}
+    declared = declared_indexes(resource)
+    led = {columns[0] for columns in declared}
+    built: list[tuple[str, ...]] = []
     for index, column in enumerate(index_columns(resource.schema)):
         if column not in led:
             sa.Index(f"ix_{table.name}_{index}", table.c[column]).create(connection)
+            built.append((column,))
     create_declared_indexes(connection, table, resource)
     # Statistics for the planner: without them SQLite picks the index of an equality filter
     # over that of a range plus sort, and a filtered page is 5x slower (bench/RESULTS.md).
     connection.exec_driver_sql(
         f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}"
     )
+    return built + declared
 
 
 def _store_checked_file(
@@ -307,8 +312,13 @@ class ReleaseLoader:
         table = tables[resource.name] = _create_table(connection, table_name, schema, fields)
         path = ref.path / resource.path if resource.path else None
         label = f"{ref.package} {ref.version} {resource.name}"
-        rows = self._insert_all(connection, table, resource, path, label)
-        _index_and_analyze(connection, table, resource)
+        indexed = [(name,) for name in index_columns(schema)] + declared_indexes(resource)
+        columns = rollup_columns(schema, indexed)
+        counter = RollupCounter([schema.field_names.index(name) for name in columns])
+        rows = self._insert_all(connection, table, resource, path, label, counter)
+        indexes = _index_and_analyze(connection, table, resource)
+        if counter.worth_keeping():
+            create_rollup(connection, table, fields, columns, counter, indexes)
         resource_id = record_resource(
             connection,
             release_id=release_id,
@@ -340,8 +350,12 @@ class ReleaseLoader:
         resource: frictionless.Resource,
         path: Path | None,
         label: str,
+        counter: RollupCounter,
     ) -> int:
-        """Insert every row of the resource in batches, with progress; return the row count."""
+        """Insert every row of the resource in batches, with progress; return the row count.
+
+        Each batch is counted by `counter` too (see `api.ingest.rollup`).
+        """
         json_columns = {i for i, f in enumerate(resource.schema.fields) if f.type in JSON_TYPES}
         binders = binders_for(connection, table, json_columns)
         batches = stored_batches(resource, path, batch_size=self.batch_size, binders=binders)
@@ -353,6 +367,7 @@ class ReleaseLoader:
                     insert_rows(connection, table, batch)
                 except integrity_error as exc:
                     raise FastPathRefused(f"{resource.name}: {exc}") from exc
+                counter.add(batch)
                 rows += len(batch)
                 advance(len(batch))
         return rows

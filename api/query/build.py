@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.model import TableSpec
+from api.model import Rollup, TableSpec
 from api.query.cursor import encode_cursor, keyset_condition, order_by
 from api.query.grammar import RowQuery
 from api.query.operators import OPERATORS
@@ -69,11 +69,36 @@ def _column(spec: TableSpec, name: str) -> sa.Column[Any]:
     return spec.table.c[name]
 
 
-def _where(spec: TableSpec, query: RowQuery, scan: bool = False) -> list[sa.ColumnElement[bool]]:
+def _where(
+    spec: TableSpec, query: RowQuery, scan: bool = False, *, on: sa.Table | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """The filters of `query` as SQL, on the table or, given `on`, on its rollup's columns."""
     return [
-        OPERATORS[f.op].clause(sql_column(_column(spec, f.column), scan=scan), f.value)
+        OPERATORS[f.op].clause(
+            sql_column(_column(spec, f.column) if on is None else on.c[f.column], scan=scan),
+            f.value,
+        )
         for f in query.filters
     ]
+
+
+def _rollup(spec: TableSpec, query: RowQuery, *also: str) -> Rollup | None:
+    """The table's rollup if it holds every filtered column (and `also`), else None."""
+    rollup = spec.rollup
+    if rollup is None or not rollup.covers([*(f.column for f in query.filters), *also]):
+        return None
+    return rollup
+
+
+def counted_by_rollup(spec: TableSpec, query: RowQuery) -> bool:
+    """Whether the matches of `query` are counted from the table's rollup: exact, and cheap."""
+    return _rollup(spec, query) is not None
+
+
+def _summed(rollup: Rollup) -> sa.ColumnElement[int]:
+    """The number of rows the selected combinations of a rollup stand for."""
+    total = sa.func.coalesce(sa.func.sum(rollup.table.c[rollup.count]), 0)
+    return sa.cast(total, sa.BigInteger)
 
 
 def _stored(column: sa.ColumnElement[Any], label: str) -> sa.ColumnElement[Any]:
@@ -145,14 +170,25 @@ def build_select(
 
 
 def build_count(spec: TableSpec, query: RowQuery, *, scan: bool = False) -> sa.Select[Any]:
-    """Return the select of the number of rows matching the filters (the cursor ignored)."""
+    """Return the select of the number of rows matching the filters (the cursor ignored).
+
+    Filters on the columns of the table's rollup alone sum its counts (see `api.model.Rollup`).
+    """
+    rollup = _rollup(spec, query)
+    if rollup is not None:
+        return sa.select(_summed(rollup)).where(*_where(spec, query, on=rollup.table))
     return sa.select(sa.func.count()).select_from(spec.table).where(*_where(spec, query, scan))
 
 
 def build_bounded_count(
     spec: TableSpec, query: RowQuery, bound: int, *, scan: bool = False
 ) -> sa.Select[Any]:
-    """Return the select of the number of matching rows, counting no further than `bound`."""
+    """Return the select of the number of matching rows, counting no further than `bound`.
+
+    A count the rollup gives is exact, whatever `bound`.
+    """
+    if _rollup(spec, query) is not None:
+        return build_count(spec, query)
     matching = sa.select(sa.literal(1)).select_from(spec.table).where(*_where(spec, query, scan))
     return sa.select(sa.func.count()).select_from(matching.limit(bound).subquery())
 
@@ -168,13 +204,23 @@ def build_facet(
     """Return the select of (value, count) pairs of a column under the filters, most common first.
 
     Missing values form one group with value None; ties in count go by value, missing last.
+    A column of the rollup, under filters on its columns alone, sums its counts.
     """
     target = _column(spec, column)
-    count = sa.func.count().label("count")
+    rollup = _rollup(spec, query, column)
+    if rollup is not None:
+        target = rollup.table.c[column]
+        count = _summed(rollup).label("count")
+        where = _where(spec, query, on=rollup.table)
+        grouped: sa.ColumnElement[Any] = target
+    else:
+        count = sa.func.count().label("count")
+        where = _where(spec, query, scan)
+        grouped = sql_column(target, scan=scan)
     return (
         sa.select(target.label("value"), count)
-        .where(*_where(spec, query, scan))
-        .group_by(sql_column(target, scan=scan))
+        .where(*where)
+        .group_by(grouped)
         .order_by(count.desc(), target.asc().nulls_last())
         .limit(limit)
     )
