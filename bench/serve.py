@@ -1,17 +1,20 @@
 """Time `opendata serve` against Datasette, and against itself on PostgreSQL, on the same data.
 
-Both servers read the same SQLite file, one at a time, each as one process. (a) is a filtered JSON
-page (a province, a date range, sorted by date, 100 rows, exact total) under `wrk` at 32
-connections; (b) is the full CSV export, timed to the last byte, with the server's peak RSS, next
+Both servers read the same SQLite file, one at a time. (a) is a filtered JSON page (a province, a
+date range, sorted by date, 100 rows, exact total) under `wrk` at 32 connections, each server as
+one process; (b) is the full CSV export, timed to the last byte, with the server's peak RSS, next
 to two floors without HTTP (Python's csv.writer and `sqlite3 -csv`). (a) runs again on a copy of
 the file without the planner statistics the loader leaves (`sqlite_stat1`), to show what bounds
-it. (c) is a varied workload on each file: 10,000 distinct filtered pages played by `wrk` through
-bench/mixed.lua, with every non-2xx answer and the share of answers with an exact total. (a) and
-(c) also run against `opendata serve` on the same release loaded into PostgreSQL, and the SQL of
-each query shape is recorded with its plans (bench/serve_plans.py). The results go to the
-`## Serve` section of bench/RESULTS.md.
+it. (c) is a varied workload in the setup the targets name: 10,000 distinct filtered pages played
+by `wrk` through bench/mixed.lua, by default at 64 connections for 60 s against `opendata serve
+--workers 2` (Datasette has no worker processes: one process), with every non-2xx answer and the
+share of answers with an exact total; it runs on the file as loaded and on a copy with an index
+on (category, reported_on), the same file for both servers. (a) and (c) also run against `opendata
+serve` on the same release loaded into PostgreSQL, and the SQL of each query shape is recorded
+with its plans (bench/serve_plans.py). The results go to the `## Serve` section of
+bench/RESULTS.md.
 
-    .venv/bin/python bench/serve.py                 # 1,000,000 rows, 3 rounds of 15 s of wrk
+    .venv/bin/python bench/serve.py                 # 1,000,000 rows, 3 rounds (15 s, 60 s of wrk)
     .venv/bin/python bench/serve.py --quick         # 100,000 rows, 1 round of 5 s, nothing written
     .venv/bin/python bench/serve.py --no-postgres   # SQLite and Datasette only
     .venv/bin/python bench/serve.py --profile       # cProfile of the page route, no HTTP server
@@ -44,7 +47,15 @@ from serve_databases import (
     postgres_database,
     variant,
 )
-from serve_measure import IDENTITY, Measured, csv_writer_digest, floors, measure
+from serve_measure import (
+    IDENTITY,
+    Measured,
+    VariedSetup,
+    csv_writer_digest,
+    floors,
+    measure_repeated,
+    measure_varied,
+)
 from serve_plans import record_plans
 from serve_report import Results, body, section
 from serve_servers import PAGE_SIZE, datasette, opendata, page_query, varied
@@ -93,13 +104,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows in the release")
-    parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk run")
+    parser.add_argument("--duration", type=int, default=15,
+                        help="seconds of each wrk run of the repeated URL (a)")
+    parser.add_argument("--varied-duration", type=int, default=60,
+                        help="seconds of each wrk run of the varied list (c)")
+    parser.add_argument("--varied-connections", type=int, default=64,
+                        help="wrk connections of the varied list (c)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="`opendata serve --workers` in (c); (a) and (b) run on one")
     parser.add_argument("--rounds", type=int, default=3, help="wrk runs per server (median)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each export (median)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 100,000 rows, one round of 5 s, one export, no write")
+                        help="smoke run: 100,000 rows, one round of 5 s (a) and (c), one"
+                        " export, no write")
     parser.add_argument("--no-variants", action="store_true",
-                        help="(a) on the database as loaded only, not on its copy")
+                        help="the database as loaded only, not its copies")
     parser.add_argument("--no-postgres", action="store_true",
                         help="leave opendata on PostgreSQL out")
     parser.add_argument("--postgres", metavar="URL",
@@ -111,7 +130,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.duration, args.rounds, args.repeat = 100_000, 5, 1, 1
-        args.no_write = True
+        args.varied_duration, args.no_write = 5, True
+    args.varied = VariedSetup(args.varied_duration, args.varied_connections, args.workers)
     return args
 
 
@@ -127,19 +147,32 @@ Compared = list[tuple[Database, Measured, Measured]]
 
 def run_rounds(args: argparse.Namespace, databases: list[Database],
                postgres: PostgresDatabase | None) -> tuple[Compared, Measured | None]:
-    """Every round on every database, the servers alternating; PostgreSQL beside the first."""
+    """Every round on every database, the servers alternating; PostgreSQL beside the first.
+
+    Each part starts the servers afresh: (a) and the exports on one process each, then (c) on
+    `opendata serve --workers N` and on Datasette again (one process).
+    """
     compared: Compared = []
     on_postgres: Measured | None = None
+    setup: VariedSetup = args.varied
     for database in databases:
         ours = theirs = None
         for round_ in range(args.rounds):
             first = database is databases[0]
             repeat = args.repeat if first and round_ == 0 else 0
             print(f"{database.label}, round {round_ + 1}/{args.rounds}")
-            ours = measure(opendata(database), args.duration, repeat, ours)
-            theirs = measure(datasette(database), args.duration, repeat, theirs)
-            if first and postgres is not None:
-                on_postgres = measure(opendata(postgres), args.duration, 0, on_postgres)
+            if database.repeated:
+                ours = measure_repeated(opendata(database), args.duration, repeat, ours)
+                theirs = measure_repeated(datasette(database), args.duration, repeat, theirs)
+                if first and postgres is not None:
+                    on_postgres = measure_repeated(opendata(postgres), args.duration, 0,
+                                                   on_postgres)
+            if database.varied:
+                ours = measure_varied(opendata(database, setup.workers), setup, ours)
+                theirs = measure_varied(datasette(database), setup, theirs)
+                if first and postgres is not None:
+                    on_postgres = measure_varied(opendata(postgres, setup.workers), setup,
+                                                 on_postgres)
         assert ours is not None and theirs is not None
         _same_page("Datasette", ours, theirs)
         compared.append((database, ours, theirs))
@@ -156,7 +189,7 @@ def main(argv: list[str]) -> None:
     loaded = loaded_database(release)
     databases = [loaded]
     if not args.no_variants:
-        databases += [variant(loaded, n, label) for n, label in enumerate(VARIANTS, 1)]
+        databases += [variant(loaded, n, chosen) for n, chosen in enumerate(VARIANTS, 1)]
     if args.profile:
         for database in databases:
             profile(database, 2000)
@@ -180,7 +213,7 @@ def main(argv: list[str]) -> None:
     results = Results(compared, (postgres, on_postgres) if postgres and on_postgres else None,
                       floor_runs, downloads, digests)
     lines = body(results, page=(opendata(loaded).page, datasette(loaded).page),
-                 indexes=indexes(loaded), rows=release.rows, plans=plans)
+                 indexes=indexes(loaded), rows=release.rows, plans=plans, setup=args.varied)
     generated = section(args, command, lines, postgres)
     print()
     print(generated)

@@ -15,20 +15,39 @@ DEFAULT_ROWS = 1_000_000
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 """A URL to connect to PostgreSQL with, to create the benchmark's database next to it."""
 POSTGRES_DATABASE = "opendata_bench"
-# label -> SQL run on a copy of the loaded file. The file as loaded already holds the package's
-# declared (province, reported_on) index, so both servers read it with the same indexes.
-VARIANTS = {
-    "without planner statistics": "DROP TABLE IF EXISTS sqlite_stat1",
-}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A copy of the loaded file with SQL run on it, and the parts of serve.py measured on it."""
+
+    label: str
+    sql: str  # `{table}` stands for the resource's table
+    repeated: bool  # (a), the repeated URL
+    varied: bool  # (c), the varied list
+
+
+# The file as loaded already holds the package's declared (province, reported_on) index, so both
+# servers read each file with the same indexes. Without statistics is an (a) question (what
+# bounds the repeated URL); the extra index is a (c) one: the (a) URL filters on no category.
+VARIANTS = (
+    Variant("without planner statistics", "DROP TABLE IF EXISTS sqlite_stat1",
+            repeated=True, varied=False),
+    Variant("with an index on (category, reported_on)",
+            'CREATE INDEX "ix_{table}_category_reported_on" ON "{table}" (category, reported_on);'
+            " ANALYZE;", repeated=False, varied=True),
+)
 
 
 @dataclass(frozen=True)
 class Database:
-    """A SQLite file holding the loaded release, and the name of the resource's table."""
+    """A SQLite file holding the loaded release, the resource's table, what is measured on it."""
 
     path: Path
     table: str
     label: str
+    repeated: bool = True  # (a) and (b) run on it
+    varied: bool = True  # (c) runs on it
 
     @property
     def url(self) -> str:
@@ -68,13 +87,14 @@ def loaded_database(release: SyntheticRelease) -> Database:
     return Database(path, table, "as loaded")
 
 
-def variant(database: Database, number: int, label: str) -> Database:
-    """A copy of the loaded file with one more statement run on it (`VARIANTS`)."""
+def variant(database: Database, number: int, chosen: Variant) -> Database:
+    """A copy of the loaded file with the variant's SQL run on it (`VARIANTS`)."""
     path = fresh_sqlite(f"{database.path.stem}-v{number}")
     shutil.copyfile(database.path, path)
     with sqlite3.connect(path, isolation_level=None) as connection:
-        connection.execute(VARIANTS[label].format(table=database.table))
-    return Database(path, database.table, label)
+        connection.executescript(chosen.sql.format(table=database.table))
+    return Database(path, database.table, chosen.label, repeated=chosen.repeated,
+                    varied=chosen.varied)
 
 
 def indexes(database: Database) -> str:

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 from common import VENV_BIN, median, run_measured
 from serve_databases import Database
-from serve_servers import VARIED_CHECKED, Server, running
+from serve_servers import VARIED_CHECKED, Server, running, wait_idle
 from workload import Played, play
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
-CONNECTIONS, WRK_THREADS, WARM_UP_SECONDS = 32, 2, 3
+CONNECTIONS, WRK_THREADS, WARM_UP_SECONDS = 32, 2, 3  # (a), on a server of one worker
 WRK_TIMEOUT = "30s"  # wrk's default (2 s) would leave the slowest responses out of the latencies
 IDENTITY = {"Accept-Encoding": "identity"}  # wrk asks for no compression either
 CSV_FLOOR = (
@@ -34,6 +34,15 @@ CSV_FLOOR = (
     "    writer.writerow([d[0] for d in cursor.description])\n"
     "    writer.writerows(cursor)\n"
 )
+
+
+@dataclass(frozen=True)
+class VariedSetup:
+    """How (c) runs: seconds of wrk, its connections, the workers of `opendata serve`."""
+
+    seconds: int
+    connections: int
+    workers: int
 
 
 @dataclass(frozen=True)
@@ -148,9 +157,9 @@ def varied_answers(server: Server) -> list[tuple[int | None, list[int]]]:
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def run_wrk(url: str, seconds: int) -> Load:
-    """`wrk -t2 -c32 -d<seconds>s --latency` on one URL; any error or non-2xx fails the run."""
-    out = subprocess.run([WRK, f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s",
+def run_wrk(url: str, seconds: int, connections: int = CONNECTIONS) -> Load:
+    """`wrk -t2 -c<connections> -d<seconds>s --latency` on one URL; an error fails the run."""
+    out = subprocess.run([WRK, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s",
                           f"--timeout={WRK_TIMEOUT}", "--latency", url],
                          capture_output=True, text=True, check=True).stdout
     rate, count = re.search(r"Requests/sec:\s+([\d.]+)", out), re.search(r"(\d+) requests in", out)
@@ -176,16 +185,33 @@ def download(url: str, pid: int) -> Download:
     return Download(seconds, size, lines, digest.hexdigest(), memory["before"], memory["peak"])
 
 
-def measure(server: Server, duration: int, repeat: int, into: Measured | None) -> Measured:
-    """Start the server alone, check the page, load-test it, time each export `repeat` times."""
+@contextmanager
+def warmed(server: Server, into: Measured | None, connections: int
+           ) -> Iterator[tuple[int, Measured]]:
+    """Start the server alone, check its page, warm it up on that page, wait until it is idle.
+
+    Yields the pid and what is measured on it: `into` when given (its page must not have
+    changed), else a new record.
+    """
     with running(server) as pid:
         measured = check_page(server)
         if into is not None:
             if (into.rows, into.total) != (measured.rows, measured.total):
                 raise SystemExit(f"{server.name} changed its page between rounds")
             measured = into
-        run_wrk(server.url(server.page), WARM_UP_SECONDS)
-        check_page(server)  # queued behind what the warm-up left running, so the server is idle
+        run_wrk(server.url(server.page), WARM_UP_SECONDS, connections)
+        check_page(server)  # queued behind what the warm-up left running on one worker
+        if not wait_idle(pid):
+            print(f"  {server.name}: still busy 30 s after the warm-up", flush=True)
+        yield pid, measured
+
+
+def measure_repeated(server: Server, duration: int, repeat: int, into: Measured | None
+                     ) -> Measured:
+    """(a) and (b): load-test the page at `CONNECTIONS`, time each export `repeat` times."""
+    if repeat and server.workers != 1:
+        raise ValueError("the exports' peak RSS is read from one server process")
+    with warmed(server, into, CONNECTIONS) as (pid, measured):
         load = run_wrk(server.url(server.page), duration)
         measured.loads.append(load)
         print(f"  {server.name:<9} {measured.rows} rows of {measured.total:,}: {load.rps:7.1f}"
@@ -196,17 +222,24 @@ def measure(server: Server, duration: int, repeat: int, into: Measured | None) -
                 measured.downloads.setdefault(label, []).append(done)
                 print(f"  {label}: {done.seconds:.2f} s, {done.size:,} bytes, peak"
                       f" {done.peak_mb:.0f} MB (before {done.rss_before_mb:.0f})", flush=True)
-        if server.varied is not None:
-            if not measured.varied_answers:
-                measured.varied_answers = varied_answers(server)
-            played = play(server.url(""), server.varied, seconds=duration,
-                          connections=CONNECTIONS, threads=WRK_THREADS, timeout=WRK_TIMEOUT,
-                          total_key=server.total_key)
-            measured.varied.append(played)
-            print(f"  {server.name:<9} varied: {played.rps:7.1f} req/s, p50 {played.p50_ms:.1f}"
-                  f" ms, p99 {played.p99_ms:.1f} ms, non-2xx/3xx {played.failed_text()},"
-                  f" socket errors {played.socket_text()}, exact totals {played.exact:,} of"
-                  f" {played.answered:,}", flush=True)
+    return measured
+
+
+def measure_varied(server: Server, setup: VariedSetup, into: Measured | None) -> Measured:
+    """(c): play the varied list for `setup.seconds` at `setup.connections`, after a warm-up."""
+    assert server.varied is not None
+    with warmed(server, into, setup.connections) as (_, measured):
+        played = play(server.url(""), server.varied, seconds=setup.seconds,
+                      connections=setup.connections, threads=WRK_THREADS, timeout=WRK_TIMEOUT,
+                      total_key=server.total_key)
+        measured.varied.append(played)
+        if not measured.varied_answers:  # after the run, which would find these pages cached
+            measured.varied_answers = varied_answers(server)
+        workers = f" ({server.workers} workers)" if server.workers > 1 else ""
+        print(f"  {server.name}{workers} varied: {played.rps:7.1f} req/s, p50"
+              f" {played.p50_ms:.1f} ms, p99 {played.p99_ms:.1f} ms, non-2xx/3xx"
+              f" {played.failed_text()}, socket errors {played.socket_text()}, exact totals"
+              f" {played.exact:,} of {played.answered:,}", flush=True)
     return measured
 
 

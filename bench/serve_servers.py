@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -29,6 +30,8 @@ DATASETTE_SETTINGS = {
 }
 VARIED_URLS, VARIED_SEED, VARIED_CHECKED = 10_000, 20260312, 20
 """Distinct pages of the varied workload (more than a run asks for), its seed, pages compared."""
+STARTED = b"Application startup complete."  # what uvicorn logs once per worker
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Server:
     total_key: str
     exports: tuple[tuple[str, str], ...]
     varied: Path | None = None
+    workers: int = 1  # processes that answer requests (uvicorn's workers)
 
     def url(self, path: str) -> str:
         """The absolute URL of a path on this server."""
@@ -87,13 +91,14 @@ def varied_file(name: str, base: str, stem: str, *, datasette: bool) -> Path:
     return write_urls(OUT / "varied" / f"{stem}-{name}.urls", entries)
 
 
-def opendata(database: Database | PostgresDatabase) -> Server:
-    """`opendata serve` (one worker) on the database, SQLite or PostgreSQL."""
+def opendata(database: Database | PostgresDatabase, workers: int = 1) -> Server:
+    """`opendata serve --workers N` on the database, SQLite or PostgreSQL."""
     port = free_port()
     base = f"/v1/datasets/{PACKAGE}/{VERSION}/{RESOURCE}"
     return Server(
         name="opendata" if isinstance(database, Database) else "opendata on PostgreSQL",
-        argv=[str(VENV_BIN / "opendata"), "serve", "--port", str(port)],
+        argv=[str(VENV_BIN / "opendata"), "serve", "--port", str(port),
+              "--workers", str(workers)],
         env={**os.environ, "OPENDATA_DATABASE_URL": database.url},
         port=port,
         ready="/readyz",
@@ -102,11 +107,12 @@ def opendata(database: Database | PostgresDatabase) -> Server:
         exports=(("opendata, rendered", f"{base}.csv?_sort=id"),
                  ("opendata, stored file", f"{base}.csv")),
         varied=varied_file("opendata", base, database.stem, datasette=False),
+        workers=workers,
     )
 
 
 def datasette(database: Database) -> Server:
-    """Datasette, one process, the database opened immutable (`-i`)."""
+    """Datasette, one process (it has no option for more), the database opened immutable (`-i`)."""
     port = free_port()
     base = f"/{database.path.stem}/{database.table}"
     settings = [arg for key, value in DATASETTE_SETTINGS.items()
@@ -127,15 +133,19 @@ def datasette(database: Database) -> Server:
 
 @contextmanager
 def running(server: Server) -> Iterator[int]:
-    """Start the server, wait until it answers, yield its pid; always stop it."""
+    """Start the server, wait until every worker answers, yield its pid; always stop it.
+
+    The server runs in a session of its own, so whatever its parent leaves behind (uvicorn's
+    workers) is killed with it.
+    """
     log_path = OUT / "logs" / f"{server.name.lower().replace(' ', '-')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(server.argv, env=server.env, cwd=ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT)
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + 120
-            while not _answers(server.url(server.ready)):
+            while not _ready(server, log_path):
                 if process.poll() is not None:
                     raise SystemExit(f"{server.name} exited: {log_path.read_text()[-3000:]}")
                 if time.monotonic() > deadline:
@@ -149,6 +159,17 @@ def running(server: Server) -> Iterator[int]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the server's own group, if any is left
+            except ProcessLookupError:
+                pass
+
+
+def _ready(server: Server, log_path: Path) -> bool:
+    """The ready URL answers and, with several workers, each has logged its start-up."""
+    if server.workers > 1 and log_path.read_bytes().count(STARTED) < server.workers:
+        return False
+    return _answers(server.url(server.ready))
 
 
 def _answers(url: str) -> bool:
@@ -157,3 +178,49 @@ def _answers(url: str) -> bool:
     except httpx.HTTPError:
         return False
 
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (from each process's parent in /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue += children.get(current, [])
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of the process and its descendants (uvicorn's workers), in seconds."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    return ticks / CLOCK_TICKS
+
+
+def wait_idle(pid: int, *, window: float = 0.25, busy: float = 0.1, limit: float = 30) -> bool:
+    """Wait until the server's processes use under `busy` of a core for a `window` of seconds.
+
+    What a warm-up left queued is drained by then on every worker, not only on the one a
+    request happens to reach. False when the server is still busy after `limit` seconds.
+    """
+    deadline = time.monotonic() + limit
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = cpu_seconds(pid)
+        if now - before < busy * window:
+            return True
+        before = now
+    return False
