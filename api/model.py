@@ -100,7 +100,8 @@ class TableSpec:
     row_count: int
     title: str | None = None
     description: str | None = None
-    indexed: frozenset[str] = frozenset()
+    indexed: frozenset[str] = frozenset()  # the leading column of each index, and of the key
+    indexes: tuple[tuple[str, ...], ...] = ()  # the columns of each index, in index order
     # Foreign-key columns whose referenced table is small enough to know every key of.
     references: Mapping[str, Reference] = field(default_factory=dict)
     foreign_keys: tuple[ForeignKey, ...] = ()

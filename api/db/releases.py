@@ -257,15 +257,17 @@ def _table_spec(
         for d in descriptors
     )
     inspector = sa.inspect(connection)
-    leading: set[str] = {
-        index["column_names"][0]
+    indexes = tuple(
+        tuple(str(name) for name in index["column_names"])
         for index in inspector.get_indexes(row.table_name)
-        if index["column_names"] and index["column_names"][0]
-    }
+        if index["column_names"] and all(index["column_names"])
+    )
+    leading = {columns[0] for columns in indexes}
     foreign_keys = _foreign_keys(connection, release, resource) if follow else ()
     return TableSpec(
         rollup=_rollup(inspector, row.table_name, descriptors),
         indexed=frozenset(leading | set(primary_key[:1])),
+        indexes=indexes,
         package=release.info.package,
         version=release.info.version,
         resource=resource,

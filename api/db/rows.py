@@ -18,6 +18,7 @@ from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
 from api.errors import QueryTimeout
 from api.lru import LockedLRU
 from api.model import FieldSpec, TableSpec
+from api.query.access import cheapest_access
 from api.query.build import (
     Plan,
     build_bounded_count,
@@ -188,7 +189,14 @@ class RowReader:
         if plan is None:
             plan = build_select(self.spec, query, limit=query.size + 1, stored=True)
         fetched = None
-        if self._inline(query):
+        if self._may_scan():
+            access = await cheapest_access(self.spec, query, self.count)
+            if access is not None:
+                chosen = build_select(
+                    self.spec, query, limit=query.size + 1, stored=True, scan=access
+                )
+                fetched = await run_blocking(self.engine, self._fetch_stored, chosen.select)
+        if fetched is None and self._inline(query):
             # An indexed page takes well under a millisecond; one the plan makes slow (a sort it
             # cannot read from an index, a scan) is stopped early and moved off the event loop.
             with contextlib.suppress(QueryTimeout):

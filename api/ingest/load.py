@@ -122,27 +122,23 @@ def _create_table(
 
 def _index_and_analyze(
     connection: sa.Connection, table: sa.Table, resource: frictionless.Resource
-) -> list[tuple[str, ...]]:
+) -> None:
     """Build the filter and sort indexes once the rows are in (the package's declared ones too),
-    then gather planner statistics; return the column lists of the indexes built.
+    then gather planner statistics.
 
     A column that leads a declared index gets no index of its own: the declared one serves its
     filters and sorts as well, and each index built costs a pass over the rows and a sort.
     """
-    declared = declared_indexes(resource)
-    led = {columns[0] for columns in declared}
-    built: list[tuple[str, ...]] = []
+    led = {columns[0] for columns in declared_indexes(resource)}
     for index, column in enumerate(index_columns(resource.schema)):
         if column not in led:
             sa.Index(f"ix_{table.name}_{index}", table.c[column]).create(connection)
-            built.append((column,))
     create_declared_indexes(connection, table, resource)
     # Statistics for the planner: without them SQLite picks the index of an equality filter
     # over that of a range plus sort, and a filtered page is 5x slower (bench/RESULTS.md).
     connection.exec_driver_sql(
         f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}"
     )
-    return built + declared
 
 
 def _store_checked_file(
@@ -316,9 +312,9 @@ class ReleaseLoader:
         columns = rollup_columns(schema, indexed)
         counter = RollupCounter([schema.field_names.index(name) for name in columns])
         rows = self._insert_all(connection, table, resource, path, label, counter)
-        indexes = _index_and_analyze(connection, table, resource)
+        _index_and_analyze(connection, table, resource)
         if counter.worth_keeping():
-            create_rollup(connection, table, fields, columns, counter, indexes)
+            create_rollup(connection, table, fields, columns, counter)
         resource_id = record_resource(
             connection,
             release_id=release_id,

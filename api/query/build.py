@@ -16,7 +16,7 @@ from api.model import Rollup, TableSpec
 from api.query.cursor import encode_cursor, keyset_condition, order_by
 from api.query.grammar import RowQuery
 from api.query.operators import OPERATORS
-from api.query.scan import sql_column
+from api.query.scan import Access, sql_column
 
 DEFAULT_FACET_SIZE = 100
 
@@ -70,7 +70,7 @@ def _column(spec: TableSpec, name: str) -> sa.Column[Any]:
 
 
 def _where(
-    spec: TableSpec, query: RowQuery, scan: bool = False, *, on: sa.Table | None = None
+    spec: TableSpec, query: RowQuery, scan: Access = False, *, on: sa.Table | None = None
 ) -> list[sa.ColumnElement[bool]]:
     """The filters of `query` as SQL, on the table or, given `on`, on its rollup's columns."""
     return [
@@ -132,7 +132,7 @@ def build_select(
     *,
     limit: int | None,
     stored: bool = False,
-    scan: bool = False,
+    scan: Access = False,
 ) -> Plan:
     """Return the plan of the rows select: filters, resume-after-cursor, sort and projection.
 
@@ -140,7 +140,7 @@ def build_select(
         whether there is a next page, see `Plan.page`), None to stream every matching row.
     :param stored: select values as stored, leaving their decoding to the caller (which then
         decodes only the columns that need it).
-    :param scan: read the table in order, using no index (see `api.query.scan`).
+    :param scan: which columns may use an index (`api.query.scan.Access`).
     """
     sort_columns = tuple(key.column for key in query.sort)
     extra = tuple(name for name in sort_columns if name not in query.columns)
@@ -169,7 +169,7 @@ def build_select(
     )
 
 
-def build_count(spec: TableSpec, query: RowQuery, *, scan: bool = False) -> sa.Select[Any]:
+def build_count(spec: TableSpec, query: RowQuery, *, scan: Access = False) -> sa.Select[Any]:
     """Return the select of the number of rows matching the filters (the cursor ignored).
 
     Filters on the columns of the table's rollup alone sum its counts (see `api.model.Rollup`).
@@ -181,7 +181,7 @@ def build_count(spec: TableSpec, query: RowQuery, *, scan: bool = False) -> sa.S
 
 
 def build_bounded_count(
-    spec: TableSpec, query: RowQuery, bound: int, *, scan: bool = False
+    spec: TableSpec, query: RowQuery, bound: int, *, scan: Access = False
 ) -> sa.Select[Any]:
     """Return the select of the number of matching rows, counting no further than `bound`.
 
@@ -199,7 +199,7 @@ def build_facet(
     column: str,
     *,
     limit: int = DEFAULT_FACET_SIZE,
-    scan: bool = False,
+    scan: Access = False,
 ) -> sa.Select[Any]:
     """Return the select of (value, count) pairs of a column under the filters, most common first.
 

@@ -23,7 +23,7 @@ from api.errors import BadQuery, ParamError, quoted
 from api.fieldtypes import type_of
 from api.model import TableSpec
 from api.query.decode import load_json, stored_or_problem
-from api.query.scan import sql_column
+from api.query.scan import Access, sql_column
 
 CURSOR_PARAM = "_next"
 MAX_CURSOR_LENGTH = 4096
@@ -130,13 +130,13 @@ def _sort_text(sort: Sequence[SortKey]) -> str:
 
 
 def order_by(
-    spec: TableSpec, sort: Sequence[SortKey], *, scan: bool = False
+    spec: TableSpec, sort: Sequence[SortKey], *, scan: Access = False
 ) -> list[sa.UnaryExpression[Any]]:
     """Return the ORDER BY terms of `sort`, missing values last in both directions.
 
     NULLS LAST is left out on columns that cannot hold NULL, so an index can serve the order.
 
-    :param scan: keep the columns out of index use (see `api.query.scan`).
+    :param scan: which columns may use an index (`api.query.scan.Access`).
     """
     terms = []
     for key in sort:
@@ -186,11 +186,11 @@ def keyset_predicate(
 
 
 def keyset_condition(
-    spec: TableSpec, sort: Sequence[SortKey], after: Sequence[Any], *, scan: bool = False
+    spec: TableSpec, sort: Sequence[SortKey], after: Sequence[Any], *, scan: Access = False
 ) -> sa.ColumnElement[bool]:
     """Return the WHERE condition for rows that sort strictly after the row with `after` values.
 
-    :param scan: keep the columns out of index use (see `api.query.scan`).
+    :param scan: which columns may use an index (`api.query.scan.Access`).
     """
     if len(after) != len(sort):
         raise ValueError("a cursor needs one value per sort key")

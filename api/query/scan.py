@@ -6,7 +6,14 @@ every row it meets to test filters the index does not hold: one random read per 
 thirty times the cost of reading the table in order. Writing a column as the no-op `+column`
 takes it away from every index, which leaves the planner a scan (and a sort for ORDER BY).
 `api.db.rows` runs a query as planned first, and as a scan when the planned one passes a small
-CPU budget. PostgreSQL, which plans by histogram, is always given the column as it is.
+CPU budget, or, when the table's rollup can tell how many rows each index would read, in the
+way `api.query.access` finds cheapest. PostgreSQL, which plans by histogram, is always given
+the column as it is.
+
+A query's `Access` says which columns may use an index: False, all of them (as planned); True,
+none but the rowid (a scan of the table, in rowid order when the sort asks for it: reading the
+table by its rowid is reading it in order, not a lookup per row); a set of column names, only
+those.
 """
 
 from __future__ import annotations
@@ -39,6 +46,18 @@ def _unindexed_sqlite(element: unindexed, compiler: SQLCompiler, **kw: Any) -> s
     return f"+{compiler.process(element.clauses, **kw)}"
 
 
-def sql_column(column: sa.Column[Any], *, scan: bool) -> sa.ColumnElement[Any]:
-    """The column as a query uses it: kept out of index use when the query must `scan`."""
-    return unindexed(column) if scan else column
+Access = bool | frozenset[str]
+
+
+def is_rowid(column: sa.Column[Any]) -> bool:
+    """Whether the column is its table's single integer key: SQLite's rowid."""
+    keys = list(column.table.primary_key.columns)
+    return keys == [column] and isinstance(column.type, sa.Integer)
+
+
+def sql_column(column: sa.Column[Any], *, scan: Access) -> sa.ColumnElement[Any]:
+    """The column as a query uses it: kept out of index use unless `scan` allows it."""
+    if scan is False:
+        return column
+    allowed = is_rowid(column) if scan is True else column.name in scan
+    return column if allowed else unindexed(column)
