@@ -277,7 +277,7 @@ PAGE_CASES = [
 async def test_pages_read_the_way_the_counts_choose_give_the_released_rows_in_order(
     client: httpx.AsyncClient, filters: list[tuple[str, str, Any]], sort: str, size: int
 ) -> None:
-    """Whichever index or scan a page is read by, its rows and the next page's are the right ones."""
+    """Whichever index or scan reads a page, its rows and the next page's are the right ones."""
     expected = _oracle_order([row for row in ROW_DATA if _passes(row, filters)], sort)
     params = [_param(*f) for f in filters] + [("_sort", sort), ("_size", str(size))]
     first = await client.get(PAGE, params=params)
