@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from api.db.rows import STREAM_BATCH
+from api.db.streams import STREAM_BATCH
 from tests.builders import field, write_release
 from tests.helpers import MakeDatabase, serving
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from api.db.budget import QueryBudget
 from api.db.engine import PlanAbandoned, time_limited
 from api.db.limiter import run_blocking
-from api.db.stored import Decoder, decode_row, stored_decoders, typed_decoder
+from api.db.stored import decode_row, typed_decoder
+from api.db.streams import RowStreams
 from api.errors import QueryTimeout
 from api.lru import LockedLRU
-from api.model import FieldSpec, TableSpec
+from api.model import TableSpec
 from api.query.access import cheapest_access
 from api.query.build import (
     Plan,
@@ -29,6 +30,7 @@ from api.query.build import (
     counted_by_rollup,
 )
 from api.query.grammar import RowQuery
+from api.query.scan import Access
 
 T = TypeVar("T")
 
@@ -37,23 +39,11 @@ INLINE_BUDGET_SECONDS = 0.02  # longest a page query may hold the event loop bef
 # CPU a query of a large SQLite table may spend in the plan SQLite chose before it is run again
 # as a scan of the table (see `api.query.scan`): a scan of a million rows takes 30 to 60 ms.
 PLANNED_CPU_SECONDS = 0.03
-STREAM_BATCH = 2_000
+# A page the stored counts price under this (`api.query.access` units, about 0.1 us of CPU each,
+# so about 2 ms) runs on the event loop, as an indexed page does.
+INLINE_MAX_COST = 20_000
 COUNT_CACHE_SIZE = 4_096
 FACET_SIZE = 100  # values shown per facet; `facets_truncated` names the facets cut short
-
-
-@dataclass(frozen=True)
-class StoredRows:
-    """Every matching row as the driver returns it, in batches, with how to decode each column.
-
-    `decoders[i]` is None where the stored value already writes as its Table Schema text, else
-    the function that turns it into the typed Python value.
-    """
-
-    columns: tuple[str, ...]
-    fields: tuple[FieldSpec, ...]
-    decoders: tuple[Decoder | None, ...]
-    batches: Iterator[list[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +62,8 @@ class Page:
 
 RESULTS: LockedLRU[tuple[Any, ...], Any] = LockedLRU(COUNT_CACHE_SIZE)
 """Counts and facets, which never change (releases are immutable)."""
+CHOSEN: LockedLRU[tuple[Any, ...], tuple[Plan, bool]] = LockedLRU(COUNT_CACHE_SIZE)
+"""The page select the stored counts chose for a query, and whether it runs inline."""
 
 
 _DATABASES: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
@@ -108,14 +100,7 @@ def _one(connection: sa.Connection, select: sa.Select[Any]) -> Any:
     return connection.execute(select).scalar_one()
 
 
-def _field(spec: TableSpec, name: str) -> FieldSpec:
-    found = spec.field(name)
-    if found is None:
-        raise ValueError(f"{name!r} is not a column of {spec.resource}")
-    return found
-
-
-class RowReader:
+class RowReader(RowStreams):
     """Runs the queries of one table spec against one engine."""
 
     def __init__(
@@ -181,6 +166,40 @@ class RowReader:
         """All rows of a `stored` select, read from the driver's cursor as plain tuples."""
         return self._run(select, _all_stored, at_most)
 
+    async def _chosen_page(self, query: RowQuery) -> tuple[Plan, bool] | None:
+        """The page select the stored counts choose, and whether it is cheap enough to run
+        inline; None where they cannot judge. Remembered per table and query."""
+        if not self._may_scan():
+            return None
+        key: tuple[Any, ...] | None = (
+            "chosen",
+            _database(self.engine),
+            self.spec.table.name,
+            query,
+        )
+        try:
+            hash(key)
+        except TypeError:  # a value that cannot be a key (an expanded table's spec): not kept
+            key = None
+        found = None if key is None else CHOSEN.get(key)
+        if found is None:
+            choice = await cheapest_access(self.spec, query, self.count, size=query.size)
+            if choice is None:
+                return None
+            limit = query.size + 1
+            plan = build_select(self.spec, query, limit=limit, stored=True, scan=choice.access)
+            found = (plan, choice.cost <= INLINE_MAX_COST)
+            if key is not None:
+                CHOSEN.put(key, found)
+        return found
+
+    async def _export_access(self, query: RowQuery) -> Access:
+        """Which indexes an export may use: the stored counts' choice on a large SQLite table."""
+        choice = None
+        if self._may_scan():
+            choice = await cheapest_access(self.spec, query, self.count, size=None)
+        return False if choice is None else choice.access
+
     async def page(self, query: RowQuery, plan: Plan | None = None) -> Page:
         """A page of rows with its cursor, total and facets.
 
@@ -189,13 +208,15 @@ class RowReader:
         if plan is None:
             plan = build_select(self.spec, query, limit=query.size + 1, stored=True)
         fetched = None
-        if self._may_scan():
-            access = await cheapest_access(self.spec, query, self.count)
-            if access is not None:
-                chosen = build_select(
-                    self.spec, query, limit=query.size + 1, stored=True, scan=access
-                )
-                fetched = await run_blocking(self.engine, self._fetch_stored, chosen.select)
+        chosen = await self._chosen_page(query)
+        if chosen is not None:
+            # The stored counts tell which index reads least (`api.query.access`).
+            plan, inline = chosen
+            if inline:
+                with contextlib.suppress(QueryTimeout):
+                    fetched = self._fetch_stored(plan.select, at_most=INLINE_BUDGET_SECONDS)
+            if fetched is None:
+                fetched = await run_blocking(self.engine, self._fetch_stored, plan.select)
         if fetched is None and self._inline(query):
             # An indexed page takes well under a millisecond; one the plan makes slow (a sort it
             # cannot read from an index, a scan) is stopped early and moved off the event loop.
@@ -239,19 +260,6 @@ class RowReader:
             facets=facets,
             truncated_facets=tuple(truncated),
             timed_out_facets=tuple(timed_out),
-        )
-
-    def _sources(self, query: RowQuery) -> list[tuple[TableSpec, tuple[str, ...]]]:
-        """The tables the output columns come from, each with its columns, in output order."""
-        return [(self.spec, query.columns)] + [(step.target, step.columns) for step in query.expand]
-
-    def _decoders(self, query: RowQuery, *, text: bool) -> tuple[Decoder | None, ...]:
-        """The stored decoders of every output column, the expanded ones by their own table."""
-        dialect = self.engine.dialect
-        return tuple(
-            decoder
-            for spec, columns in self._sources(query)
-            for decoder in stored_decoders(spec, columns, dialect, text=text)
         )
 
     def _cursor_decoder(self, plan: Plan) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -340,70 +348,3 @@ class RowReader:
         if not rows:
             return None
         return dict(zip(self.spec.column_names, rows[0], strict=True))
-
-    async def stream(self, query: RowQuery) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
-        """Every matching row, from a server-side cursor; errors surface before the first byte."""
-        plan = build_select(self.spec, query, limit=None)
-        return plan.output_columns, await run_blocking(self.engine, self._open_stream, plan)
-
-    async def stream_stored(self, query: RowQuery) -> StoredRows:
-        """Every matching row as stored, in batches: for CSV, which decodes only what it must."""
-        plan = build_select(self.spec, query, limit=None, stored=True)
-        fields = tuple(
-            _field(spec, name) for spec, columns in self._sources(query) for name in columns
-        )
-        decoders = self._decoders(query, text=True)
-        open_raw = functools.partial(self._open_batches, raw=True)
-        batches = await run_blocking(self.engine, open_raw, plan.select, len(fields))
-        return StoredRows(plan.output_columns, fields, decoders, batches)
-
-    def _open_stream(self, plan: Any) -> Iterator[tuple[Any, ...]]:
-        width = len(plan.output_columns)
-        batches = self._open_batches(plan.select, width)
-
-        def rows() -> Iterator[tuple[Any, ...]]:
-            for batch in batches:
-                for row in batch:
-                    yield tuple(row)
-
-        return rows()
-
-    def _open_batches(
-        self, select: sa.Select[Any], width: int, *, raw: bool = False
-    ) -> Iterator[list[Sequence[Any]]]:
-        """Run the select on a server-side cursor; fail here, before the first batch is read.
-
-        :param raw: after the first batch, read the driver's cursor directly (plain tuples, no
-            result rows): for a select whose columns carry no result processing.
-        """
-        connection = self.engine.connect()
-        try:
-            # The time limit covers the query up to its first rows (a sort, a scan for the first
-            # match); the rows after that stream for as long as the client reads them.
-            with time_limited(connection, self.budget):
-                result = connection.execution_options(
-                    stream_results=True, yield_per=STREAM_BATCH
-                ).execute(select)
-                # The first batch goes through the result, which drains any row it prefetched.
-                first = result.fetchmany(STREAM_BATCH)
-        except BaseException:
-            connection.close()
-            raise
-        trim = width < len(result.keys())
-        fetch: Callable[[int], Sequence[Sequence[Any]]] = result.fetchmany
-        if raw and len(first) == STREAM_BATCH:
-            fetch = result.cursor.fetchmany
-
-        def batches() -> Iterator[list[Sequence[Any]]]:
-            try:
-                batch: Sequence[Sequence[Any]] = first
-                while batch:
-                    yield [tuple(row[:width]) for row in batch] if trim else list(batch)
-                    if len(batch) < STREAM_BATCH:  # a short batch is the last one
-                        break
-                    batch = fetch(STREAM_BATCH)
-            finally:
-                result.close()
-                connection.close()
-
-        return batches()

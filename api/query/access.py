@@ -116,31 +116,50 @@ def sought_query(query: RowQuery, route: Route) -> RowQuery:
     return replace(query, filters=tuple(f for f in query.filters if f.column in route.sought))
 
 
-def cost(route: Route, *, rows: int, matches: int, size: int) -> float:
-    """The estimated CPU of reading a page along `route`, whose range holds `rows` rows."""
+def cost(route: Route, *, rows: int, matches: int, size: int | None) -> float:
+    """The estimated CPU of reading a page along `route`, whose range holds `rows` rows.
+
+    :param size: the rows of the page; None for every matching row (an export).
+    """
     per_row = SCAN_COST if not route.index else LOOKUP_COST
     if route.ordered:
-        read = min(float(rows), (size + 1) * rows / max(matches, 1))
+        read = float(rows) if size is None else min(rows, (size + 1) * rows / max(matches, 1))
         return read * per_row
     return rows * per_row + matches * SORT_COST
 
 
-def cheapest(candidates: Sequence[Route], held: Sequence[int], *, matches: int, size: int) -> Route:
+@dataclass(frozen=True)
+class Choice:
+    """The cheapest route's access and its estimated cost (in SCAN_COST units, about 0.1 us)."""
+
+    access: Access
+    cost: float
+
+
+def cheapest(
+    candidates: Sequence[Route], held: Sequence[int], *, matches: int, size: int | None
+) -> Choice:
     """The route of least estimated cost; `held[i]` is the rows route `i`'s range holds."""
     priced = [
         (cost(route, rows=rows, matches=matches, size=size), position)
         for position, (route, rows) in enumerate(zip(candidates, held, strict=True))
     ]
-    return candidates[min(priced)[1]]
+    least, position = min(priced)
+    return Choice(candidates[position].access, least)
 
 
 async def cheapest_access(
-    spec: TableSpec, query: RowQuery, count: Callable[[RowQuery], Awaitable[int]]
-) -> Access | None:
-    """How the page of `query` is read most cheaply, or None to leave it to SQLite's planner.
+    spec: TableSpec,
+    query: RowQuery,
+    count: Callable[[RowQuery], Awaitable[int]],
+    *,
+    size: int | None,
+) -> Choice | None:
+    """How the rows of `query` are read most cheaply, or None to leave it to SQLite's planner.
 
     :param count: the exact number of rows a query matches; called for `query` and for each
         route's range, which the rollup counts (None unless it covers every filter).
+    :param size: the rows of the page; None for every matching row.
     """
     if not counted_by_rollup(spec, query):
         return None
@@ -149,4 +168,4 @@ async def cheapest_access(
         return None
     matches = await count(query)
     held = [await count(sought_query(query, route)) for route in candidates]
-    return cheapest(candidates, held, matches=matches, size=query.size).access
+    return cheapest(candidates, held, matches=matches, size=size)
