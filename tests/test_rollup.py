@@ -91,6 +91,12 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for row in ROW_DATA
     ]
     write_release(root, "scattered", "1.0.0", {"cases": (_schema(), _csv(scattered))})
+    # The same rows with the date as the only indexed column: a rollup of one column.
+    daily = _schema()
+    daily["fields"] = [
+        f if f["name"] == "id" else {**f, "constraints": {}} for f in daily["fields"]
+    ]
+    write_release(root, "daily", "1.0.0", {"cases": (daily, _csv(ROW_DATA))})
     return root
 
 
@@ -360,3 +366,33 @@ async def test_an_export_read_the_way_the_counts_choose_holds_every_matching_row
     assert response.status_code == 200, response.text
     exported = list(csv.DictReader(io.StringIO(response.text)))
     assert [int(row["id"]) for row in exported] == expected
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [("reported_on", "between", ("2025-06-05", "2025-07-01"))],
+        [("reported_on", "lt", "2025-06-02")],
+        [("reported_on", "gte", "2025-07-30"), ("province", "exact", "KH-4")],
+    ],
+    ids=["between", "lt", "with-another-column"],
+)
+async def test_a_rollup_of_one_column_counts_as_the_rows_do(
+    client: httpx.AsyncClient, counted_url: str, filters: list[tuple[str, str, Any]]
+) -> None:
+    """With the date alone indexed, date filters count from the rollup, others from the rows."""
+    engine = reader_engine(counted_url)
+    try:
+        spec = Catalog(engine).table_spec("daily", "1.0.0", "cases")
+    finally:
+        engine.dispose()
+    assert spec.rollup is not None and spec.rollup.columns == {"reported_on"}
+    params = [_param(*f) for f in filters] + [("_size", "1"), ("_facet", "reported_on")]
+    response = await client.get(PAGE.replace("counted", "daily"), params=params)
+    assert response.status_code == 200, response.text
+    kept = [row for row in ROW_DATA if _passes(row, filters)]
+    assert response.json()["total"] == len(kept)
+    counts = Counter(row["reported_on"] for row in kept)
+    expected = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    facet = response.json()["facets"]["reported_on"]
+    assert [(f["value"], f["count"]) for f in facet] == expected

@@ -49,28 +49,29 @@ def rollup_columns(schema: frictionless.Schema, indexes: Iterable[Sequence[str]]
 class RollupCounter:
     """Counts the rows of each combination of values of some columns, batch by batch.
 
-    Values are compared as stored (bound for the driver); each column's values are first made
-    one object per distinct value, so comparing combinations compares identities.
+    Values are compared as stored (bound for the driver).
     """
 
     def __init__(self, positions: Sequence[int]) -> None:
-        self.getters = [operator.itemgetter(p) for p in positions]
-        self.canonical: list[dict[Any, Any]] = [{} for _ in positions]
-        self.groups: Counter[tuple[Any, ...]] | None = Counter() if positions else None
+        self.combination = operator.itemgetter(*positions) if positions else None
+        self.single = len(positions) == 1  # itemgetter of one position gives the bare value
+        self.groups: Counter[Any] | None = Counter() if positions else None
         self.rows = 0
 
     def add(self, batch: Sequence[Sequence[Any]]) -> None:
         """Count the rows of one batch."""
         self.rows += len(batch)
-        if self.groups is None:
+        if self.groups is None or self.combination is None:
             return
-        parts = []
-        for getter, canonical in zip(self.getters, self.canonical, strict=True):
-            values = list(map(getter, batch))
-            parts.append(list(map(canonical.setdefault, values, values)))
-        self.groups.update(zip(*parts, strict=True))
+        self.groups.update(map(self.combination, batch))
         if len(self.groups) > ROLLUP_MAX_GROUPS:
-            self.groups, self.canonical = None, []
+            self.groups = None
+
+    def combinations(self) -> Iterable[tuple[tuple[Any, ...], int]]:
+        """Each combination counted, as a tuple of values, with its number of rows."""
+        assert self.groups is not None
+        for key, rows in self.groups.items():
+            yield ((key,) if self.single else key), rows
 
     def worth_keeping(self) -> bool:
         """Whether the counts fold the table's rows enough to be stored."""
@@ -91,11 +92,10 @@ def create_rollup(
     Each index holds the columns in turn from its leading one, then the count, so a sum under
     any filters reads index entries only, from a range that the leading column narrows.
     """
-    assert counter.groups is not None
     rollup = build_rollup_table(sa.MetaData(), table.name, fields, columns, ddl=True)
     rollup.create(connection)
     order = [columns.index(c.name) for c in rollup.columns if c.name != ROLLUP_COUNT]
-    rows = [(*(key[i] for i in order), n) for key, n in counter.groups.items()]
+    rows = [(*(key[i] for i in order), n) for key, n in counter.combinations()]
     for start in range(0, len(rows), INSERT_BATCH):
         insert_rows(connection, rollup, rows[start : start + INSERT_BATCH])
     names = [c.name for c in rollup.columns if c.name != ROLLUP_COUNT]
