@@ -18,6 +18,7 @@ bench/RESULTS.md.
     .venv/bin/python bench/serve.py --quick         # 100,000 rows, 1 round of 5 s, nothing written
     .venv/bin/python bench/serve.py --no-postgres   # SQLite and Datasette only
     .venv/bin/python bench/serve.py --profile       # cProfile of the page route, no HTTP server
+    .venv/bin/python bench/serve.py --plans-only    # the Plans table alone, no HTTP server
 
 The parts: serve_databases.py (the SQLite files and the PostgreSQL database), serve_servers.py
 (the two servers, their URLs and processes), serve_measure.py (wrk, exports, the varied list),
@@ -125,6 +126,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         default=os.environ.get("OPENDATA_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
                         help="a PostgreSQL URL to create the benchmark's database next to")
     parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md untouched")
+    parser.add_argument("--plans-only", action="store_true",
+                        help="only explain the queries: print the Plans table, write"
+                             " bench/out/serve-plans.md, run no server")
     parser.add_argument("--profile", action="store_true",
                         help="only profile the page route in-process and print the top")
     args = parser.parse_args(argv)
@@ -201,6 +205,9 @@ def main(argv: list[str]) -> None:
         print(f"{database.path.name} ({database.label}): indexes {indexes(database)}")
     plans = record_plans(page_query(between=True), [ours for ours, _ in varied()], loaded.url,
                          postgres.url if postgres is not None else None)
+    if args.plans_only:
+        print("\n".join(plans))
+        return
     print("floors")
     floor_runs = floors(loaded, args.repeat)
     compared, on_postgres = run_rounds(args, databases, postgres)

@@ -3,12 +3,15 @@
 The SQL comes from the engine itself: each URL is read by `parse_row_query` against the table
 spec the server would use (`api.db.releases.Catalog`), and its page select, bounded total and
 facets are built as `api.db.rows.RowReader` builds them, then compiled with literal values. On
-SQLite a query of a large table runs as planned and, past its CPU budget, again as a scan of
-the table (`api.query.scan`), so both plans are recorded; PostgreSQL runs it as planned.
+SQLite the page select of a large table is the one the stored counts choose
+(`api.query.access`) where they cover its filters; any other query runs as planned and, past
+its CPU budget, again as a scan of the table (`api.query.scan`), so both plans are recorded.
+PostgreSQL runs every query as planned.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +26,12 @@ from api.config import Settings
 from api.db.engine import reader_engine
 from api.db.releases import Catalog
 from api.db.rows import FACET_SIZE, INLINE_MAX_ROWS, PLANNED_CPU_SECONDS
+from api.db.sqltypes import rollup_table_name
 from api.model import TableSpec
 from api.query import RowQuery, build_facet, build_select, parse_row_query
-from api.query.build import build_bounded_count
+from api.query.access import cheapest_access
+from api.query.build import build_bounded_count, build_count
+from api.query.scan import Access
 
 PLANS = OUT / "serve-plans.md"
 REPEATED = "repeated URL (a)"
@@ -77,15 +83,31 @@ class Explainer:
                                default_size=self.settings.default_page_size,
                                max_size=self.settings.max_page_size)
 
+    def chosen(self, query: RowQuery) -> Access:
+        """The access the stored counts choose for the page (False: SQLite's own plan)."""
+        if not self.scans:
+            return False
+
+        async def count(counted: RowQuery) -> int:
+            if not counted.filters:
+                return self.spec.row_count
+            with self.engine.connect() as connection:
+                return int(connection.execute(build_count(self.spec, counted)).scalar_one())
+
+        choice = asyncio.run(cheapest_access(self.spec, query, count, size=query.size))
+        return False if choice is None else choice.access
+
     def statements(self, query: RowQuery) -> dict[str, Callable[[bool], sa.Select[Any]]]:
         """What a JSON page runs: the page select, its bounded total, one select per facet.
 
-        Each value builds the select given whether it must scan.
+        Each value builds the select given whether it must scan; the page select, not scanning,
+        is the one the stored counts choose where they can.
         """
         bound = self.settings.count_budget_rows + 1
+        access = self.chosen(query)
         found: dict[str, Callable[[bool], sa.Select[Any]]] = {
             "page": lambda scan: build_select(self.spec, query, limit=query.size + 1,
-                                              stored=True, scan=scan).select,
+                                              stored=True, scan=scan or access).select,
             "total": lambda scan: build_bounded_count(self.spec, query, bound, scan=scan),
         }
         for column in query.facets:
@@ -160,6 +182,7 @@ def compact(plan: list[str] | None, table: str, *, postgres: bool) -> str:
         return ""
     nodes = [plan[0], *(line for line in plan[1:] if "->" in line)] if postgres else plan
     text = (" → " if postgres else "; ").join(_node(line) for line in nodes)
+    text = text.replace(rollup_table_name(table), "C")
     return text.replace(table, "T").replace("|", "\\|")
 
 
@@ -220,7 +243,7 @@ def table(shapes: Sequence[Shape], sqlite: Explainer, postgres: Explainer | None
     """The compact table of the RESULTS block: one row per distinct statement and plan."""
     total = sum(shape.count for shape in shapes)
     budget = f"{PLANNED_CPU_SECONDS * 1000:.0f} ms"
-    lines = [f"| statement | query shape | share of the list | SQLite as planned |"
+    lines = [f"| statement | query shape | share of the list | SQLite as run |"
              f" SQLite as a scan (past {budget} of CPU) | PostgreSQL |",
              "|---|---|---:|---|---|---|"]
     for row in rows(shapes, sqlite, postgres):
@@ -271,8 +294,11 @@ def record_plans(repeated: str, varied: Sequence[str], sqlite_url: str,
     return [
         f"**Plans.** The SQL opendata runs for the URL of (a) and for each of the"
         f" {len(found) - 1} query shapes of the varied list (built by the engine from a sample"
-        " URL of the shape, values written in; `T` is the table), with SQLite's `EXPLAIN QUERY"
-        f" PLAN` as planned and as the scan it falls back to, and PostgreSQL's `EXPLAIN`{left_out}."
+        " URL of the shape, values written in; `T` is the table, `C` its stored counts), with"
+        " SQLite's `EXPLAIN QUERY"
+        " PLAN` as run (a page whose filters the stored counts cover is read along the route they"
+        " choose, any other statement as SQLite plans it) and as the scan a planned one falls"
+        f" back to, and PostgreSQL's `EXPLAIN`{left_out}."
         " The page"
         " select depends on the filters and the sort, the total and the facets on the filters;"
         " the share is that of the varied list's URLs that run the statement. Every shape's SQL"
