@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from api.model import TableSpec
 from api.query.build import counted_by_rollup
 from api.query.grammar import Filter, RowQuery
-from api.query.scan import Access
+from api.query.scan import Access, is_rowid
 
 # Relative CPU per row, measured on a million-row table of eight columns (bench/RESULTS.md):
 # 0.11 us a row of a scan, 2 us a row looked up from an index entry, 0.5 us a match sorted.
@@ -88,7 +88,7 @@ def routes(spec: TableSpec, query: RowQuery) -> list[Route]:
 
     Empty when the table has no rowid (a key of one integer column) to read it in order by.
     """
-    if len(spec.primary_key) != 1 or not _is_integer(spec, spec.primary_key[0]):
+    if len(spec.primary_key) != 1 or not is_rowid(spec.table.c[spec.primary_key[0]]):
         return []
     rowid = spec.primary_key[0]
     ops = _by_column(query.filters)
@@ -104,11 +104,6 @@ def routes(spec: TableSpec, query: RowQuery) -> list[Route]:
             used |= {key.column for key in query.sort}
         found.append(Route(index, sought, ordered, frozenset(used)))
     return found
-
-
-def _is_integer(spec: TableSpec, name: str) -> bool:
-    held = spec.field(name)
-    return held is not None and held.type == "integer"
 
 
 def sought_query(query: RowQuery, route: Route) -> RowQuery:
