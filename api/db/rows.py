@@ -200,39 +200,45 @@ class RowReader(RowStreams):
             choice = await cheapest_access(self.spec, query, self.count, size=None)
         return False if choice is None else choice.access
 
+    async def _read_chosen(self, plan: Plan, *, inline: bool) -> list[Sequence[Any]]:
+        """The rows of a page select the stored counts chose; inline if it is priced cheap."""
+        if inline:
+            with contextlib.suppress(QueryTimeout):
+                return self._fetch_stored(plan.select, at_most=INLINE_BUDGET_SECONDS)
+        return await run_blocking(self.engine, self._fetch_stored, plan.select)
+
+    async def _read_planned(self, query: RowQuery, plan: Plan) -> list[Sequence[Any]]:
+        """The rows of a page select as SQLite or PostgreSQL plans it (a scan past its budget)."""
+        if self._inline(query):
+            # An indexed page takes well under a millisecond; one the plan makes slow (a sort it
+            # cannot read from an index, a scan) is stopped early and moved off the event loop.
+            with contextlib.suppress(QueryTimeout):
+                return self._fetch_stored(plan.select, at_most=INLINE_BUDGET_SECONDS)
+        planned = plan.select
+
+        def build(*, scan: bool) -> sa.Select[Any]:
+            if not scan:
+                return planned
+            return build_select(
+                self.spec, query, limit=query.size + 1, stored=True, scan=True
+            ).select
+
+        return await run_blocking(self.engine, self._planned_or_scan, build, _all_stored)
+
     async def page(self, query: RowQuery, plan: Plan | None = None) -> Page:
         """A page of rows with its cursor, total and facets.
 
         :param plan: the page select of `query` (built with `stored=True`) if the caller has it.
         """
-        if plan is None:
-            plan = build_select(self.spec, query, limit=query.size + 1, stored=True)
-        fetched = None
         chosen = await self._chosen_page(query)
         if chosen is not None:
             # The stored counts tell which index reads least (`api.query.access`).
             plan, inline = chosen
-            if inline:
-                with contextlib.suppress(QueryTimeout):
-                    fetched = self._fetch_stored(plan.select, at_most=INLINE_BUDGET_SECONDS)
-            if fetched is None:
-                fetched = await run_blocking(self.engine, self._fetch_stored, plan.select)
-        if fetched is None and self._inline(query):
-            # An indexed page takes well under a millisecond; one the plan makes slow (a sort it
-            # cannot read from an index, a scan) is stopped early and moved off the event loop.
-            with contextlib.suppress(QueryTimeout):
-                fetched = self._fetch_stored(plan.select, at_most=INLINE_BUDGET_SECONDS)
-        if fetched is None:
-            planned = plan.select
-
-            def build(*, scan: bool) -> sa.Select[Any]:
-                if not scan:
-                    return planned
-                return build_select(
-                    self.spec, query, limit=query.size + 1, stored=True, scan=True
-                ).select
-
-            fetched = await run_blocking(self.engine, self._planned_or_scan, build, _all_stored)
+            fetched = await self._read_chosen(plan, inline=inline)
+        else:
+            if plan is None:
+                plan = build_select(self.spec, query, limit=query.size + 1, stored=True)
+            fetched = await self._read_planned(query, plan)
         rows, following = plan.page(fetched, query.size, typed=self._cursor_decoder(plan))
         decoders = self._decoders(query, text=False)
         if any(decoders):
