@@ -59,11 +59,11 @@ def build_rollup_table(
 ) -> sa.Table:
     """Build the Core table of a data table's row counts by `columns` (see `api.model.Rollup`).
 
-    The columns keep the types (and, with `ddl`, the collations) of the data table, so a filter
-    compares their values exactly as it compares the table's.
+    The columns, in the order of `columns`, keep the types (and, with `ddl`, the collations) of
+    the data table, so a filter compares their values exactly as it compares the table's.
     """
-    kept = set(columns)
-    chosen = [{**f, "constraints": {}} for f in fields if f["name"] in kept]
+    by_name = {str(f["name"]): f for f in fields}
+    chosen = [{**by_name[name], "constraints": {}} for name in columns]
     shape = build_table(sa.MetaData(), table_name, chosen, (), ddl=ddl)
     return sa.Table(
         rollup_table_name(table_name),

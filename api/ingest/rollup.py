@@ -94,11 +94,10 @@ def create_rollup(
     """
     rollup = build_rollup_table(sa.MetaData(), table.name, fields, columns, ddl=True)
     rollup.create(connection)
-    order = [columns.index(c.name) for c in rollup.columns if c.name != ROLLUP_COUNT]
-    rows = [(*(key[i] for i in order), n) for key, n in counter.combinations()]
+    rows = [(*key, n) for key, n in counter.combinations()]
     for start in range(0, len(rows), INSERT_BATCH):
         insert_rows(connection, rollup, rows[start : start + INSERT_BATCH])
-    names = [c.name for c in rollup.columns if c.name != ROLLUP_COUNT]
+    names = list(columns)
     for lead in range(len(names)):
         turn = names[lead:] + names[:lead] + [ROLLUP_COUNT]
         sa.Index(f"ix_{rollup.name}_{lead}", *(rollup.c[c] for c in turn)).create(connection)
