@@ -396,3 +396,31 @@ async def test_a_rollup_of_one_column_counts_as_the_rows_do(
     expected = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     facet = response.json()["facets"]["reported_on"]
     assert [(f["value"], f["count"]) for f in facet] == expected
+
+
+async def test_a_time_limit_that_fires_while_a_chosen_page_is_read_is_a_503(
+    backend: str, client: httpx.AsyncClient, counted_url: str, datasets: Path
+) -> None:
+    """With its counts and its route already known, the page read alone passes the limit."""
+    if backend != "sqlite":
+        pytest.skip("the stored counts choose a page's route on SQLite only")
+    params = {"category": "charged", "reported_on__gte": "2025-06-01", "_sort": "-people"}
+    params["_size"] = "300"
+    assert (await client.get(PAGE, params=params)).status_code == 200
+    settings = Settings(
+        database_url=counted_url,
+        base_url=BASE_URL,
+        datasets_dir=datasets,
+        query_timeout_seconds=1e-9,
+    )
+    async with app_client(settings) as http:
+        engine: sa.Engine = http._transport.app.state.engine  # type: ignore[attr-defined]
+        statements = _page_statements(engine)
+        slow = await http.get(PAGE, params=params)
+    assert slow.status_code == 503
+    assert slow.headers["content-type"] == "application/problem+json"
+    assert slow.json()["type"].endswith("/problems/query-timeout")
+    # Only the page select ran: the counts and the route came from what the first request left.
+    assert statements and all("LIMIT" in sql for sql in statements)
+    assert re.search(r"\+\"?d_\w+\"?\.\"?category\b", statements[0])
+    assert (await client.get(PAGE, params=params)).status_code == 200
